@@ -1,0 +1,72 @@
+package io.jdiffusion.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * The UNet's architecture, in diffusers' terms (UNet2DConditionModel config). Every size here comes from a
+ * config file or is inferred from the weights ({@link ModelLoader}); the network reads nothing else.
+ *
+ * @param blockOutChannels   channels of each resolution level, top to bottom
+ * @param downAttention      per level: whether the down block has cross-attention transformers
+ * @param upAttention        per up block (bottom to top): whether it has transformers
+ * @param midAttention       whether the mid block has a transformer (UNetMidBlock2DCrossAttn)
+ * @param headsPerBlock      attention heads per level (down order); up blocks use it reversed, mid the last
+ * @param transformerDepth   transformer layers per level (down order)
+ * @param addEmbedType       null, or "text_time" (SDXL: pooled text + size/crop time ids)
+ */
+public record UNetConfig(
+        int inChannels,
+        int outChannels,
+        int[] blockOutChannels,
+        int layersPerBlock,
+        boolean[] downAttention,
+        boolean[] upAttention,
+        boolean midAttention,
+        int[] headsPerBlock,
+        int[] transformerDepth,
+        int crossAttentionDim,
+        boolean useLinearProjection,
+        int normGroups,
+        double normEps,
+        boolean flipSinToCos,
+        int freqShift,
+        String addEmbedType,
+        int additionTimeEmbedDim,
+        int projectionClassEmbeddingsInputDim) {
+
+    /** Reads a diffusers {@code unet/config.json}. */
+    public static UNetConfig fromDiffusers(JsonNode c) {
+        int[] boc = Json.ints(c, "block_out_channels");
+        int levels = boc.length;
+        String[] down = Json.strings(c, "down_block_types");
+        String[] up = Json.strings(c, "up_block_types");
+        boolean[] downAttn = new boolean[levels], upAttn = new boolean[levels];
+        for (int i = 0; i < levels; i++) {
+            downAttn[i] = down[i].startsWith("CrossAttn");
+            upAttn[i] = up[i].startsWith("CrossAttn");
+        }
+        String mid = Json.textOr(c, "mid_block_type", "UNetMidBlock2DCrossAttn");
+        // diffusers' long-standing naming quirk: "attention_head_dim" holds the number of heads when
+        // "num_attention_heads" is not given.
+        String headsKey = c.hasNonNull("num_attention_heads") ? "num_attention_heads" : "attention_head_dim";
+        int[] heads = Json.intsOr(c, headsKey, levels, 8);
+        int[] depth = Json.intsOr(c, "transformer_layers_per_block", levels, 1);
+        return new UNetConfig(
+                Json.intOr(c, "in_channels", 4),
+                Json.intOr(c, "out_channels", 4),
+                boc,
+                Json.intOr(c, "layers_per_block", 2),
+                downAttn, upAttn,
+                mid != null && mid.contains("CrossAttn"),
+                heads, depth,
+                Json.intOr(c, "cross_attention_dim", 768),
+                Json.boolOr(c, "use_linear_projection", false),
+                Json.intOr(c, "norm_num_groups", 32),
+                Json.doubleOr(c, "norm_eps", 1e-5),
+                Json.boolOr(c, "flip_sin_to_cos", true),
+                Json.intOr(c, "freq_shift", 0),
+                Json.textOr(c, "addition_embed_type", null),
+                Json.intOr(c, "addition_time_embed_dim", 0),
+                Json.intOr(c, "projection_class_embeddings_input_dim", 0));
+    }
+}

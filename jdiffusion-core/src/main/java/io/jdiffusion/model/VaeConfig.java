@@ -1,0 +1,33 @@
+package io.jdiffusion.model;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/** The VAE's architecture (diffusers AutoencoderKL config), from a config file or inferred from the weights. */
+public record VaeConfig(
+        int inChannels,
+        int outChannels,
+        int latentChannels,
+        int[] blockOutChannels,
+        int layersPerBlock,
+        int normGroups,
+        double scalingFactor,
+        double shiftFactor,
+        boolean useQuantConv,
+        boolean usePostQuantConv,
+        boolean midBlockAttention) {
+
+    public static VaeConfig fromDiffusers(JsonNode c) {
+        return new VaeConfig(
+                Json.intOr(c, "in_channels", 3),
+                Json.intOr(c, "out_channels", 3),
+                Json.intOr(c, "latent_channels", 4),
+                Json.ints(c, "block_out_channels"),
+                Json.intOr(c, "layers_per_block", 2),
+                Json.intOr(c, "norm_num_groups", 32),
+                Json.doubleOr(c, "scaling_factor", 0.18215),
+                Json.doubleOr(c, "shift_factor", 0.0),
+                Json.boolOr(c, "use_quant_conv", true),
+                Json.boolOr(c, "use_post_quant_conv", true),
+                Json.boolOr(c, "mid_block_add_attention", true));
+    }
+}

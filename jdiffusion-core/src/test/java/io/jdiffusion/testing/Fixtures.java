@@ -1,0 +1,92 @@
+package io.jdiffusion.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.io.SafeTensors;
+import io.jdiffusion.model.Json;
+import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.tensor.Weight;
+import org.junit.jupiter.api.Assumptions;
+
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The reference fixtures: {@code ../shared/fixtures} (or {@code -Djdiffusion.fixtures=DIR}), falling back
+ * file by file to the small subset kept in this module's test resources ({@code fixtures/}), so a fresh
+ * clone still proves parity. A test whose file is in neither place is skipped, never passed.
+ */
+public final class Fixtures {
+    private Fixtures() {
+    }
+
+    private static Path sharedRoot() {
+        String prop = System.getProperty("jdiffusion.fixtures");
+        if (prop != null && !prop.isBlank()) return Path.of(prop);
+        return Path.of("..", "shared", "fixtures");
+    }
+
+    private static Path subsetRoot() {
+        var url = Fixtures.class.getClassLoader().getResource("fixtures");
+        if (url == null) return null;
+        try {
+            return Path.of(url.toURI());
+        } catch (URISyntaxException e) {
+            return null;
+        }
+    }
+
+    /** The fixture file or folder at this relative path, or null when neither place has it. */
+    public static Path find(String relative) {
+        Path shared = sharedRoot().resolve(relative);
+        if (Files.exists(shared)) return shared;
+        Path subset = subsetRoot();
+        if (subset != null && Files.exists(subset.resolve(relative))) return subset.resolve(relative);
+        return null;
+    }
+
+    /** The fixture at this path; skips the calling test when it is not available. */
+    public static Path require(String relative) {
+        Path p = find(relative);
+        Assumptions.assumeTrue(p != null, "fixture not available: " + relative);
+        return p;
+    }
+
+    /** cases.json's "cases" array. */
+    public static List<JsonNode> cases() {
+        JsonNode root = Json.read(require("cases.json"));
+        List<JsonNode> out = new ArrayList<>();
+        root.get("cases").forEach(out::add);
+        return out;
+    }
+
+    public static List<JsonNode> cases(String kind) {
+        return cases().stream().filter(c -> kind.equals(c.path("kind").asText())).toList();
+    }
+
+    public static SafeTensors tensors(String relative) {
+        return SafeTensors.open(require(relative));
+    }
+
+    /** A stored reference tensor as an activation tensor (float32 compute). */
+    public static Tensor tensor(SafeTensors file, String name) {
+        Weight w = file.get(name);
+        int[] shape = new int[w.rank()];
+        for (int i = 0; i < shape.length; i++) shape[i] = w.dim(i);
+        return new Tensor(w.toFloats(), shape);
+    }
+
+    /** ‖a − b‖ / ‖b‖, the fixtures' measure for network outputs. */
+    public static double relativeError(float[] actual, float[] expected) {
+        if (actual.length != expected.length) throw new AssertionError("length " + actual.length + " != " + expected.length);
+        double num = 0, den = 0;
+        for (int i = 0; i < actual.length; i++) {
+            double d = actual[i] - expected[i];
+            num += d * d;
+            den += (double) expected[i] * expected[i];
+        }
+        return Math.sqrt(num) / Math.sqrt(den);
+    }
+}
