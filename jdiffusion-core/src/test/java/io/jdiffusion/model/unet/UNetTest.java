@@ -11,6 +11,8 @@ import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -37,12 +39,14 @@ class UNetTest {
         assertThat(Fixtures.relativeError(out.data, expected.data)).isLessThanOrEqualTo(1e-4);
     }
 
-    @Test
-    void runsTinySd21WithLinearProjectionsAndPerBlockHeads() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd21-v"));
-        UNetConfig config = model.unetConfig();
+    /** SD 2.x layouts (linear projections, per-block head lists; the depth model's 5 input channels). */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-sd21-v", "tiny-sd2-depth"})
+    void runsSd2UNets(String folder) {
+        Path dir = Fixtures.require(folder + "/unet");
+        UNetConfig config = UNetConfig.fromDiffusers(Json.read(dir.resolve("config.json")));
         assertThat(config.useLinearProjection()).isTrue();
-        UNet unet = new UNet(config, model.unet());
+        UNet unet = new UNet(config, folderWeights(dir));
         Tensor sample = gaussian(1, 2, config.inChannels(), 8, 8);
         Tensor context = gaussian(2, 2, 77, config.crossAttentionDim());
 
@@ -68,8 +72,7 @@ class UNetTest {
     void runsTinySdxlWithAddedConditioning() {
         Path dir = Fixtures.require("tiny-sdxl/unet");
         UNetConfig config = UNetConfig.fromDiffusers(Json.read(dir.resolve("config.json")));
-        Path file = dir.resolve("diffusion_pytorch_model.safetensors");
-        UNet unet = new UNet(config, new Weights(SafeTensors.open(file).tensors(), file.toString()));
+        UNet unet = new UNet(config, folderWeights(dir));
         assertThat(unet.needsAddedConditioning()).isTrue();
         int ids = 6;
         int pooled = config.projectionClassEmbeddingsInputDim() - ids * config.additionTimeEmbedDim();
@@ -112,6 +115,11 @@ class UNetTest {
                 .isInstanceOf(JDiffusionException.class)
                 .hasMessageContaining(name)
                 .hasMessageContaining("broken.safetensors");
+    }
+
+    private static Weights folderWeights(Path unetDir) {
+        Path file = unetDir.resolve("diffusion_pytorch_model.safetensors");
+        return new Weights(SafeTensors.open(file).tensors(), file.toString());
     }
 
     private static Map<String, Weight> all(Weights weights) {
