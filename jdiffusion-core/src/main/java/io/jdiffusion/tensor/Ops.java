@@ -326,4 +326,41 @@ public final class Ops {
         }
         return new Tensor(o, batch, c, h, w);
     }
+
+    /**
+     * Nearest-neighbour resize of an NCHW tensor to height × width, choosing source pixels as torch's
+     * interpolate(mode="nearest", size=...) does: floor(dst · in/out) with the ratio in float32.
+     */
+    public static Tensor upsampleNearest(Tensor x, int height, int width) {
+        int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int[] srcY = nearestSourceIndex(h, height), srcX = nearestSourceIndex(w, width);
+        float[] o = new float[batch * c * height * width];
+        for (int p = 0; p < batch * c; p++) {
+            for (int y = 0; y < height; y++) {
+                int src = (p * h + srcY[y]) * w, dst = (p * height + y) * width;
+                for (int xx = 0; xx < width; xx++) o[dst + xx] = x.data[src + srcX[xx]];
+            }
+        }
+        return new Tensor(o, batch, c, height, width);
+    }
+
+    private static int[] nearestSourceIndex(int in, int out) {
+        float scale = (float) in / out;
+        int[] idx = new int[out];
+        for (int i = 0; i < out; i++) idx[i] = Math.min((int) Math.floor(i * scale), in - 1);
+        return idx;
+    }
+
+    /** Zero padding of an NCHW tensor, in torch's F.pad order (left, right, top, bottom). */
+    public static Tensor zeroPad2d(Tensor x, int left, int right, int top, int bottom) {
+        int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int oh = h + top + bottom, ow = w + left + right;
+        float[] o = new float[batch * c * oh * ow];
+        for (int p = 0; p < batch * c; p++) {
+            for (int y = 0; y < h; y++) {
+                System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
+            }
+        }
+        return new Tensor(o, batch, c, oh, ow);
+    }
 }

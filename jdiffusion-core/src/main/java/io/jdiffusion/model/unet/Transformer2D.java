@@ -1,0 +1,110 @@
+package io.jdiffusion.model.unet;
+
+import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.tensor.Ops;
+import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.tensor.Weights;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * diffusers' Transformer2DModel on a feature map (the "SpatialTransformer" of the original code):
+ * GroupNorm (eps 1e-6) → proj_in → transformer_blocks → proj_out, added to the input. proj_in/proj_out are
+ * 1×1 convolutions (SD 1.x) or linear layers (use_linear_projection: SD 2.x, SDXL); either way the same
+ * per-token map, so both run as a linear layer over the tokens.
+ */
+public final class Transformer2D {
+    /** diffusers fixes this norm's eps, whatever the UNet's norm_eps. */
+    private static final double NORM_EPS = 1e-6;
+    /** BasicTransformerBlock's LayerNorm eps (diffusers' default, not taken from the UNet config). */
+    private static final double LAYER_NORM_EPS = 1e-5;
+
+    private final GroupNorm norm;
+    private final Linear projIn;
+    private final List<BasicTransformerBlock> transformerBlocks = new ArrayList<>();
+    private final Linear projOut;
+
+    /**
+     * @param prefix e.g. {@code down_blocks.1.attentions.0}
+     * @param depth  number of transformer_blocks (transformer_layers_per_block)
+     */
+    public Transformer2D(Weights w, String prefix, int channels, int heads, int depth, int contextDim,
+                         boolean linearProjection, int groups) {
+        if (heads <= 0 || channels % heads != 0) {
+            throw new JDiffusionException(w.source() + ": '" + prefix + "' has " + channels
+                    + " channels, not divisible into " + heads + " attention heads");
+        }
+        String p = prefix + ".";
+        norm = GroupNorm.load(w, p + "norm", channels, groups, NORM_EPS);
+        projIn = linearProjection ? Linear.load(w, p + "proj_in", channels, channels, true)
+                : Linear.loadConv1x1(w, p + "proj_in", channels, channels);
+        for (int i = 0; i < depth; i++) {
+            transformerBlocks.add(new BasicTransformerBlock(w, p + "transformer_blocks." + i, channels, heads, contextDim));
+        }
+        projOut = linearProjection ? Linear.load(w, p + "proj_out", channels, channels, true)
+                : Linear.loadConv1x1(w, p + "proj_out", channels, channels);
+    }
+
+    /** x [B, C, H, W], context [B, T, contextDim] → [B, C, H, W]. */
+    public Tensor forward(Tensor x, Tensor context) {
+        Tensor tokens = projIn.apply(Ops.toTokens(norm.apply(x)));
+        for (BasicTransformerBlock block : transformerBlocks) block.forward(tokens, context);
+        Tensor out = Ops.fromTokens(projOut.apply(tokens), x.dim(2), x.dim(3));
+        Ops.addInPlace(out, x);
+        return out;
+    }
+
+    /**
+     * Self-attention (attn1), cross-attention on the text (attn2) and a GEGLU feed-forward (ff), each after
+     * its LayerNorm (norm1..3) and each added back to the tokens.
+     */
+    static final class BasicTransformerBlock {
+        private final LayerNorm norm1, norm2, norm3;
+        private final Attention attn1, attn2;
+        private final Linear ffIn;   // ff.net.0.proj: [2·inner, C], hidden half then gate half
+        private final Linear ffOut;  // ff.net.2: [C, inner]
+
+        BasicTransformerBlock(Weights w, String prefix, int channels, int heads, int contextDim) {
+            String p = prefix + ".";
+            norm1 = LayerNorm.load(w, p + "norm1", channels, LAYER_NORM_EPS);
+            attn1 = new Attention(w, p + "attn1", channels, channels, heads);
+            norm2 = LayerNorm.load(w, p + "norm2", channels, LAYER_NORM_EPS);
+            attn2 = new Attention(w, p + "attn2", channels, contextDim, heads);
+            norm3 = LayerNorm.load(w, p + "norm3", channels, LAYER_NORM_EPS);
+            // the feed-forward's inner width (4·C in every published model) is read from the checkpoint
+            int inner = w.get(p + "ff.net.2.weight").dim(-1);
+            ffIn = Linear.load(w, p + "ff.net.0.proj", 2 * inner, channels, true);
+            ffOut = Linear.load(w, p + "ff.net.2", channels, inner, true);
+        }
+
+        /** Updates tokens [B, T, C] in place. */
+        void forward(Tensor tokens, Tensor context) {
+            Tensor n = norm1.apply(tokens);
+            Ops.addInPlace(tokens, attn1.forward(n, n));
+            Ops.addInPlace(tokens, attn2.forward(norm2.apply(tokens), context));
+            Ops.addInPlace(tokens, ffOut.apply(Ops.geglu(ffIn.apply(norm3.apply(tokens)))));
+        }
+    }
+
+    /** Multi-head attention: to_q, to_k, to_v without bias, to_out.0 with bias. */
+    static final class Attention {
+        private final Linear toQ, toK, toV, toOut;
+        private final int heads;
+
+        Attention(Weights w, String prefix, int channels, int keyDim, int heads) {
+            String p = prefix + ".";
+            toQ = Linear.load(w, p + "to_q", channels, channels, false);
+            toK = Linear.load(w, p + "to_k", channels, keyDim, false);
+            toV = Linear.load(w, p + "to_v", channels, keyDim, false);
+            toOut = Linear.load(w, p + "to_out.0", channels, channels, true);
+            this.heads = heads;
+        }
+
+        /** x [B, T, C] attends to keys [B, S, keyDim] (x itself for self-attention) → [B, T, C]. */
+        Tensor forward(Tensor x, Tensor keys) {
+            Tensor q = toQ.apply(x), k = toK.apply(keys), v = toV.apply(keys);
+            return toOut.apply(Ops.attention(q, k, v, heads, false));
+        }
+    }
+}
