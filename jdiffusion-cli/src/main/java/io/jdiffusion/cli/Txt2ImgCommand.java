@@ -69,7 +69,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
     int height;
 
     @Option(names = "--batch-size", paramLabel = "B", defaultValue = "1",
-            description = "Images to generate, seeds following the first (default: ${DEFAULT-VALUE}).")
+            description = "Images to generate in one run, 1..64 (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
     @Option(names = "--clip-skip", paramLabel = "K", defaultValue = "1",
