@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.Txt2Img;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -60,8 +61,12 @@ public final class Main implements Runnable {
      * folders ({@code outputs/txt2img}) are resolved against {@code workDir}.
      */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, Path workDir) {
+        return commandLine(out, err, workDir, Txt2Img::run);
+    }
+
+    static CommandLine commandLine(PrintWriter out, PrintWriter err, Path workDir, Txt2ImgCommand.Pipeline txt2img) {
         CommandLine cl = new CommandLine(new Main());
-        cl.addSubcommand(new Txt2ImgCommand(workDir));
+        cl.addSubcommand(new Txt2ImgCommand(workDir, txt2img));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setOut(out);
@@ -86,8 +91,9 @@ public final class Main implements Runnable {
 
     private static int executionError(Exception e, CommandLine cl, ParseResult parsed) {
         PrintWriter err = cl.getErr();
-        if (e instanceof JDiffusionException) {
-            err.println("error: " + firstLine(e.getMessage()));
+        JDiffusionException userError = userError(e);
+        if (userError != null) {
+            err.println("error: " + firstLine(userError.getMessage()));
             if (debugRequested(parsed)) e.printStackTrace(err);
             return EXIT_USER_ERROR;
         }
@@ -95,6 +101,14 @@ public final class Main implements Runnable {
                 + (debugRequested(parsed) ? "" : " (run with --debug for details)"));
         if (debugRequested(parsed)) e.printStackTrace(err);
         return EXIT_INTERNAL;
+    }
+
+    /** The user's problem behind an exception, also when a thread pool or a library wrapped it. */
+    private static JDiffusionException userError(Throwable e) {
+        for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+            if (t instanceof JDiffusionException j) return j;
+        }
+        return null;
     }
 
     private static boolean debugRequested(ParseResult parsed) {

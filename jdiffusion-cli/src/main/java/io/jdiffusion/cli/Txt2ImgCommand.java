@@ -4,6 +4,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.ProgressListener;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.tensor.Parallel;
@@ -94,10 +95,17 @@ final class Txt2ImgCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
-    private final Path workDir;
+    /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
+    interface Pipeline {
+        List<GeneratedImage> run(Txt2ImgRequest request, ProgressListener listener);
+    }
 
-    Txt2ImgCommand(Path workDir) {
+    private final Path workDir;
+    private final Pipeline pipeline;
+
+    Txt2ImgCommand(Path workDir, Pipeline pipeline) {
         this.workDir = workDir;
+        this.pipeline = pipeline;
     }
 
     @Override
@@ -116,21 +124,22 @@ final class Txt2ImgCommand implements Callable<Integer> {
         Txt2ImgRequest request = new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale,
                 randomSeed ? randomSeed() : parseSeed(seed), width, height, batchSize, clipSkip, predictionType,
                 !noWatermark).validate();
-        Path outputFolder = output != null ? checkOutputFile(output) : workDir.resolve("outputs").resolve("txt2img");
+        Path outputFolder = output != null ? checkOutputFile(output)
+                : checkCreatable(workDir.resolve("outputs").resolve("txt2img"));
 
         if (threads != null) Parallel.setThreads(threads);
         if (randomSeed) err.println("seed: " + Long.toUnsignedString(request.seed()));
-        if (output == null) createFolder(outputFolder);
 
         List<GeneratedImage> images;
         try (ProgressBar progress = ProgressBar.forStderr(err)) {
-            images = Txt2Img.run(request, progress);
+            images = pipeline.run(request, progress);
         }
         for (Path written : write(request, images, outputFolder)) out.println(written);
         return 0;
     }
 
     private List<Path> write(Txt2ImgRequest request, List<GeneratedImage> images, Path outputFolder) {
+        if (output == null) createFolder(outputFolder); // only now, so a failed run leaves no empty folders
         List<Path> written = new ArrayList<>();
         for (int i = 0; i < images.size(); i++) {
             GeneratedImage img = images.get(i);
@@ -183,6 +192,17 @@ final class Txt2ImgCommand implements Callable<Integer> {
             throw new JDiffusionException("--output: " + file + ": the folder " + folder + " does not exist");
         }
         if (!Files.isWritable(folder)) throw new JDiffusionException("--output: " + file + ": the folder " + folder + " is not writable");
+        return folder;
+    }
+
+    /** The default output folder: it need not exist yet, but the nearest folder that does must be writable. */
+    private static Path checkCreatable(Path folder) {
+        Path existing = folder.toAbsolutePath();
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new JDiffusionException(folder + ": cannot create the output folder here (" + existing
+                    + " is not a writable folder); use --output FILE");
+        }
         return folder;
     }
 
