@@ -24,7 +24,9 @@ public final class ModelInfo {
         line(out, "family", m.family().displayName);
         String prediction = m.predictionType();
         if (!m.scheduler().has("prediction_type")) {
-            prediction += " (the default: a single file cannot tell; set it with --prediction-type or --config)";
+            prediction += m.layout().equals(StableDiffusionModel.SINGLE_FILE)
+                    ? " (assumed: a single file cannot tell; set it with --prediction-type or --config)"
+                    : " (the scheduler config names none)";
         }
         line(out, "prediction", prediction);
 
