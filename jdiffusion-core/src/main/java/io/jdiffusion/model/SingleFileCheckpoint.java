@@ -33,10 +33,6 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     static final String SD1_TEXT = "cond_stage_model.transformer.";
     static final String SD2_TEXT = "cond_stage_model.model.";
 
-    /** Training state that original checkpoints carry beside the networks: EMA copies, schedule buffers. */
-    private static final Predicate<String> TRAINING_STATE = n -> n.startsWith("model_ema.")
-            || n.matches("betas|alphas_cumprod(_prev)?|sqrt_.*|log_one_minus_alphas_cumprod|posterior_.*|logvar|lvlb_weights");
-
     /** Families we recognise but do not run yet, by a tensor name prefix their files have. */
     private record Unsupported(Predicate<String> marker, String what) {
     }
@@ -46,7 +42,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
             new Unsupported(n -> n.startsWith("joint_blocks.") || n.startsWith(UNET + "joint_blocks."),
                     "Stable Diffusion 3.x checkpoints are not supported"),
             new Unsupported(n -> n.startsWith("double_blocks.") || n.startsWith(UNET + "double_blocks."), "Flux checkpoints are not supported"),
-            new Unsupported(n -> n.startsWith("lora_unet_") || n.startsWith("lora_te"), "this is a LoRA, not a model (apply it with --lora)"),
+            new Unsupported(n -> n.startsWith("lora_unet_") || n.startsWith("lora_te"), "this is a LoRA, not a model"),
             new Unsupported(n -> n.startsWith("control_model.") || n.startsWith("controlnet_"), "ControlNet checkpoints are not supported"),
             new Unsupported(n -> n.equals("conv_in.weight") || n.startsWith("down_blocks.") || n.startsWith("encoder.down_blocks."),
                     "this is one diffusers component file, not a whole model; give the model's folder instead"));
@@ -83,12 +79,13 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
         Weights vae = convert(st, "VAE", VAE, new LdmVaeNames(relative(names, VAE))::map);
         Weights text = convert(st, "text encoder", textPrefix, textNames::map);
 
+        // Tensors outside the three networks are training state (model_ema.*, the noise schedule's betas and
+        // alphas_cumprod, logvar) or extras some tools save: the model does not use them. Only another text
+        // encoder part would mean a model we do not understand.
         for (String n : names) {
-            boolean known = n.startsWith(UNET) || n.startsWith(VAE) || n.startsWith(textPrefix) || TRAINING_STATE.test(n);
-            if (!known && n.startsWith("cond_stage_model.")) {
+            if (n.startsWith("cond_stage_model.") && !n.startsWith(textPrefix)) {
                 throw new JDiffusionException(file + ": unrecognised text encoder tensor '" + n + "'");
             }
-            // other top-level tensors (extra heads some trainers save) are not part of the three networks: ignored
         }
         return new SingleFileCheckpoint(family, unet, vae, text);
     }
