@@ -31,7 +31,7 @@ sealed interface Conversion {
     /** Applies this conversion to the tensor {@code w}, putting the results into {@code out}. */
     default void apply(Weight w, Map<String, Weight> out) {
         switch (this) {
-            case Rename r -> out.put(r.target(), w.reshape(r.target(), w.shape()));
+            case Rename r -> out.put(r.target(), new Weight(r.target(), w.dtype(), w.shape(), w.data()));
             case ConvToLinear c -> {
                 long[] s = w.shape();
                 boolean conv1x1 = s.length == 4 && s[2] == 1 && s[3] == 1;
