@@ -20,6 +20,11 @@ public record ClipTextConfig(
         int projectionDim,
         int eosTokenId) {
 
+    /**
+     * Reads a transformers {@code text_encoder/config.json}. Its projection_dim counts only for
+     * CLIPTextModelWithProjection: a plain CLIPTextModel (SD 1.x / 2.x) config carries the number too,
+     * but that model has no projection.
+     */
     public static ClipTextConfig fromTransformers(JsonNode c) {
         return new ClipTextConfig(
                 Json.intOr(c, "vocab_size", 49408),
@@ -30,7 +35,14 @@ public record ClipTextConfig(
                 Json.intOr(c, "max_position_embeddings", 77),
                 Json.textOr(c, "hidden_act", "quick_gelu"),
                 Json.doubleOr(c, "layer_norm_eps", 1e-5),
-                Json.intOr(c, "projection_dim", 0),
+                hasProjection(c) ? Json.intOr(c, "projection_dim", 0) : 0,
                 Json.intOr(c, "eos_token_id", 49407));
+    }
+
+    private static boolean hasProjection(JsonNode c) {
+        for (String architecture : Json.strings(c, "architectures")) {
+            if (architecture.endsWith("WithProjection")) return true;
+        }
+        return false;
     }
 }

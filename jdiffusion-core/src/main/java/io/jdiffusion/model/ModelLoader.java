@@ -4,51 +4,228 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.SafeTensors;
 import io.jdiffusion.sampling.SchedulerConfig;
+import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Opens a model as the user names it: a diffusers folder ({@code model_index.json} with unet/, vae/,
- * text_encoder/, tokenizer/, scheduler/) or a single original-layout checkpoint file.
+ * text_encoder/, tokenizer/, scheduler/) or a single original-layout checkpoint file (.safetensors).
+ * Either way the result is the same: each network's weights under the internal (diffusers/transformers)
+ * names, its config, the tokenizer's pad token and the scheduler config.
+ *
+ * <p>A single file carries no configs: its architecture is inferred from the weights
+ * ({@link ArchitectureInference}), the scheduler is the published SD one and the prediction type epsilon.
+ * A config folder ({@code --config DIR}: any of unet/config.json, vae/config.json, text_encoder/config.json,
+ * scheduler/scheduler_config.json, tokenizer/tokenizer_config.json) overrides what the weights imply, as
+ * diffusers' {@code from_single_file(config=...)} does. Whatever the source of the config, the weights
+ * are checked against it ({@link RequiredTensors}) before anything runs.
  */
 public final class ModelLoader {
+    private static final String SD1_PAD = "<|endoftext|>";
+    private static final String SD2_PAD = "!";
+
     private ModelLoader() {
     }
 
-    public static StableDiffusionModel load(Path path) {
-        if (!Files.exists(path)) throw new JDiffusionException(path + ": no such file or directory");
-        if (Files.isDirectory(path)) return loadDiffusersFolder(path);
-        throw new JDiffusionException(path + ": single-file checkpoints are not supported yet");
+    public static StableDiffusionModel load(Path model) {
+        return load(model, null);
     }
 
-    static StableDiffusionModel loadDiffusersFolder(Path dir) {
-        if (!Files.isRegularFile(dir.resolve("model_index.json"))) {
+    /**
+     * @param model     a diffusers folder or a .safetensors checkpoint
+     * @param configDir null, or a folder of component configs that override the model's own (or inferred) ones
+     */
+    public static StableDiffusionModel load(Path model, Path configDir) {
+        if (model == null) throw new JDiffusionException("no model given");
+        if (!Files.exists(model)) throw new JDiffusionException(model + ": no such file or directory");
+        ConfigOverrides overrides = configDir == null ? ConfigOverrides.NONE : ConfigOverrides.read(configDir);
+        if (Files.isDirectory(model)) return loadDiffusersFolder(model, overrides);
+        return loadFile(model, overrides);
+    }
+
+    // ---------------------------------------------------------------- single files
+
+    private static StableDiffusionModel loadFile(Path file, ConfigOverrides overrides) {
+        String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (name.endsWith(".safetensors") || SafeTensors.looksLikeSafetensors(file)) return loadSingleFile(file, overrides);
+        if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin") || looksLikePickle(file)) {
+            throw new JDiffusionException(file + ": pickle checkpoints are not supported yet; convert to .safetensors");
+        }
+        if (name.endsWith(".gguf")) throw new JDiffusionException(file + ": GGUF files are not supported; use a .safetensors checkpoint");
+        throw new JDiffusionException(file + ": not a model: expected a .safetensors checkpoint or a diffusers folder");
+    }
+
+    private static StableDiffusionModel loadSingleFile(Path file, ConfigOverrides overrides) {
+        SingleFileCheckpoint ckpt = SingleFileCheckpoint.read(file);
+        ModelFamily family = ckpt.family();
+
+        UNetConfig unetConfig = overrides.unet != null ? UNetConfig.fromDiffusers(overrides.unet)
+                : ArchitectureInference.unet(ckpt.unet(), family);
+        VaeConfig vaeConfig = overrides.vae != null ? VaeConfig.fromDiffusers(overrides.vae)
+                : ArchitectureInference.vae(ckpt.vae());
+        ClipTextConfig textConfig = overrides.text != null ? ClipTextConfig.fromTransformers(overrides.text)
+                : ArchitectureInference.clipText(ckpt.text(), family);
+        Weights text = ckpt.textLayersBelow(textConfig.numLayers());
+
+        RequiredTensors.checkUNet(ckpt.unet(), unetConfig);
+        RequiredTensors.checkVae(ckpt.vae(), vaeConfig);
+        RequiredTensors.checkText(text, textConfig);
+
+        String pad = overrides.tokenizer != null ? padToken(overrides.tokenizer, defaultPad(family)) : defaultPad(family);
+        SchedulerConfig scheduler = overrides.scheduler != null ? SchedulerConfig.fromJson(overrides.scheduler)
+                : SchedulerConfig.stableDiffusionDefault();
+        return new StableDiffusionModel(file.toString(), StableDiffusionModel.SINGLE_FILE, family,
+                new TextEncoderSpec(textConfig, text, pad), unetConfig, ckpt.unet(), vaeConfig, ckpt.vae(), scheduler);
+    }
+
+    private static String defaultPad(ModelFamily family) {
+        return family == ModelFamily.SD2 ? SD2_PAD : SD1_PAD;
+    }
+
+    /** torch.save writes a zip archive; older PyTorch and plain pickles start with the pickle PROTO opcode. */
+    private static boolean looksLikePickle(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] head = in.readNBytes(4);
+            boolean zip = head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
+            boolean pickle = head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5;
+            return zip || pickle;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    // ---------------------------------------------------------------- diffusers folders
+
+    static StableDiffusionModel loadDiffusersFolder(Path dir, ConfigOverrides overrides) {
+        Path index = dir.resolve("model_index.json");
+        if (!Files.isRegularFile(index)) {
             throw new JDiffusionException(dir + ": not a diffusers model folder (no model_index.json)");
         }
-        Weights unet = folderWeights(dir.resolve("unet"), "diffusion_pytorch_model");
-        Weights vae = folderWeights(dir.resolve("vae"), "diffusion_pytorch_model");
-        Weights text = folderWeights(dir.resolve("text_encoder"), "model");
-        UNetConfig unetConfig = UNetConfig.fromDiffusers(Json.read(dir.resolve("unet/config.json")));
-        VaeConfig vaeConfig = VaeConfig.fromDiffusers(Json.read(dir.resolve("vae/config.json")));
-        ClipTextConfig textConfig = ClipTextConfig.fromTransformers(Json.read(dir.resolve("text_encoder/config.json")));
-        JsonNode tok = Json.read(dir.resolve("tokenizer/tokenizer_config.json"));
-        String pad = Json.textOr(tok, "pad_token", "<|endoftext|>");
-        SchedulerConfig sched = SchedulerConfig.fromJson(Json.read(dir.resolve("scheduler/scheduler_config.json")));
+        JsonNode modelIndex = Json.read(index);
+        String pipeline = Json.textOr(modelIndex, "_class_name", "an unnamed pipeline");
+        if (modelIndex.has("text_encoder_2") || Files.isDirectory(dir.resolve("text_encoder_2")) || pipeline.contains("XL")) {
+            throw new JDiffusionException(dir + ": Stable Diffusion XL is not supported yet (" + pipeline + ")");
+        }
+        if (!modelIndex.has("unet") || modelIndex.has("transformer")) {
+            throw new JDiffusionException(dir + ": " + pipeline + " is not supported: only Stable Diffusion 1.x/2.x pipelines (with a UNet) are");
+        }
+        for (String component : new String[]{"unet", "vae", "text_encoder"}) {
+            if (!Files.isDirectory(dir.resolve(component))) {
+                throw new JDiffusionException(dir + ": missing component folder '" + component + "'");
+            }
+        }
+
+        JsonNode textJson = overrides.text != null ? overrides.text : Json.read(dir.resolve("text_encoder/config.json"));
+        ClipTextConfig textConfig = ClipTextConfig.fromTransformers(textJson);
+        UNetConfig unetConfig = UNetConfig.fromDiffusers(overrides.unet != null ? overrides.unet : Json.read(dir.resolve("unet/config.json")));
+        VaeConfig vaeConfig = VaeConfig.fromDiffusers(overrides.vae != null ? overrides.vae : Json.read(dir.resolve("vae/config.json")));
+        SchedulerConfig scheduler = SchedulerConfig.fromJson(overrides.scheduler != null ? overrides.scheduler
+                : Json.read(dir.resolve("scheduler/scheduler_config.json")));
+        // OpenAI CLIP (SD 1.x) uses quick_gelu; OpenCLIP (SD 2.x) plain gelu
         ModelFamily family = textConfig.hiddenAct().equals("gelu") ? ModelFamily.SD2 : ModelFamily.SD1;
-        return new StableDiffusionModel(dir.toString(), "diffusers folder", family,
-                new TextEncoderSpec(textConfig, text, pad), unetConfig, unet, vaeConfig, vae, sched);
+
+        SafeTensors unetFile = componentWeights(dir.resolve("unet"), "diffusion_pytorch_model");
+        SafeTensors vaeFile = componentWeights(dir.resolve("vae"), "diffusion_pytorch_model");
+        SafeTensors textFile = componentWeights(dir.resolve("text_encoder"), "model");
+        Weights unet = readable(unetFile, RequiredTensors.unet(unetConfig));
+        Weights vae = withCurrentVaeAttentionNames(readable(vaeFile, RequiredTensors.vae(vaeConfig)));
+        Weights text = readable(textFile, RequiredTensors.clipText(textConfig));
+        RequiredTensors.checkUNet(unet, unetConfig);
+        RequiredTensors.checkVae(vae, vaeConfig);
+        RequiredTensors.checkText(text, textConfig);
+
+        JsonNode tokenizer = overrides.tokenizer;
+        Path tokenizerConfig = dir.resolve("tokenizer/tokenizer_config.json");
+        if (tokenizer == null && Files.isRegularFile(tokenizerConfig)) tokenizer = Json.read(tokenizerConfig);
+        String pad = tokenizer != null ? padToken(tokenizer, defaultPad(family)) : defaultPad(family);
+
+        return new StableDiffusionModel(dir.toString(), StableDiffusionModel.DIFFUSERS_FOLDER, family,
+                new TextEncoderSpec(textConfig, text, pad), unetConfig, unet, vaeConfig, vae, scheduler);
     }
 
-    /** The component's weights file: {@code <name>.safetensors}, preferring an fp16 variant when only it exists. */
-    static Weights folderWeights(Path componentDir, String baseName) {
+    /** The component's weights file: {@code <name>.safetensors}, or its fp16 variant when only that exists. */
+    static SafeTensors componentWeights(Path componentDir, String baseName) {
         for (String candidate : new String[]{baseName + ".safetensors", baseName + ".fp16.safetensors"}) {
             Path p = componentDir.resolve(candidate);
-            if (Files.isRegularFile(p)) {
-                return new Weights(SafeTensors.open(p).tensors(), p.toString());
+            if (Files.isRegularFile(p)) return SafeTensors.open(p);
+        }
+        for (String pickled : new String[]{baseName + ".bin", baseName + ".fp16.bin", baseName + ".ckpt"}) {
+            if (Files.isRegularFile(componentDir.resolve(pickled))) {
+                throw new JDiffusionException(componentDir.resolve(pickled) + ": pickle weights are not supported yet; convert to .safetensors");
             }
         }
         throw new JDiffusionException(componentDir + ": no " + baseName + ".safetensors");
+    }
+
+    /** The file's tensors; a required one stored in a dtype we cannot compute with is refused by name. */
+    private static Weights readable(SafeTensors file, Set<String> required) {
+        for (String name : file.unreadable().keySet()) {
+            if (required.contains(name)) file.get(name); // throws, naming the tensor and its dtype
+        }
+        return new Weights(file.tensors(), file.path().toString());
+    }
+
+    /** diffusers before 0.14 named the VAE attention query/key/value/proj_attn; folders saved then still do. */
+    private static Weights withCurrentVaeAttentionNames(Weights vae) {
+        Map<String, String> renames = Map.of(".query.", ".to_q.", ".key.", ".to_k.", ".value.", ".to_v.", ".proj_attn.", ".to_out.0.");
+        Map<String, Weight> out = new TreeMap<>();
+        boolean changed = false;
+        for (String name : vae.names()) {
+            String target = name;
+            if (name.contains(".mid_block.attentions.")) {
+                for (var r : renames.entrySet()) target = target.replace(r.getKey(), r.getValue());
+            }
+            Weight w = vae.get(name);
+            if (!target.equals(name)) {
+                changed = true;
+                long[] s = w.shape();
+                boolean conv1x1 = s.length == 4 && s[2] == 1 && s[3] == 1;
+                w = conv1x1 ? w.reshape(target, s[0], s[1]) : w.reshape(target, s);
+            }
+            out.put(target, w);
+        }
+        return changed ? new Weights(out, vae.source()) : vae;
+    }
+
+    // ---------------------------------------------------------------- configs
+
+    /** tokenizer_config.json's pad_token: a string, or an AddedToken object with "content". */
+    private static String padToken(JsonNode tokenizerConfig, String dflt) {
+        JsonNode pad = tokenizerConfig.get("pad_token");
+        if (pad == null || pad.isNull()) return dflt;
+        if (pad.isObject()) return Json.textOr(pad, "content", dflt);
+        return pad.asText();
+    }
+
+    /** Component configs given with --config; each null when that file is absent. */
+    record ConfigOverrides(JsonNode unet, JsonNode vae, JsonNode text, JsonNode scheduler, JsonNode tokenizer) {
+        static final ConfigOverrides NONE = new ConfigOverrides(null, null, null, null, null);
+        private static final String[] FILES = {"unet/config.json", "vae/config.json", "text_encoder/config.json",
+                "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json"};
+
+        static ConfigOverrides read(Path dir) {
+            if (!Files.isDirectory(dir)) throw new JDiffusionException(dir + ": config folder not found");
+            JsonNode[] found = new JsonNode[FILES.length];
+            boolean any = false;
+            for (int i = 0; i < FILES.length; i++) {
+                Path p = dir.resolve(FILES[i]);
+                if (Files.isRegularFile(p)) {
+                    found[i] = Json.read(p);
+                    any = true;
+                }
+            }
+            if (!any) throw new JDiffusionException(dir + ": holds none of " + String.join(", ", Arrays.asList(FILES)));
+            return new ConfigOverrides(found[0], found[1], found[2], found[3], found[4]);
+        }
     }
 }

@@ -1,7 +1,10 @@
 package io.jdiffusion.model;
 
+import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.sampling.SchedulerConfig;
 import io.jdiffusion.tensor.Weights;
+
+import java.util.Set;
 
 /**
  * A loaded checkpoint, whatever its layout: configs and weights for each network, all weights in
@@ -9,7 +12,7 @@ import io.jdiffusion.tensor.Weights;
  * {@code decoder.conv_in.weight}, ...), still memory-mapped in their stored dtype.
  *
  * @param source     the path the user gave, for messages
- * @param layout     "diffusers folder" or "single file", for {@code jdiffusion info}
+ * @param layout     {@link #DIFFUSERS_FOLDER} or {@link #SINGLE_FILE}, for {@code jdiffusion info}
  * @param scheduler  the model's scheduler config (or the family's published one for single files);
  *                   its prediction_type says epsilon or v_prediction
  */
@@ -24,8 +27,26 @@ public record StableDiffusionModel(
         Weights vae,
         SchedulerConfig scheduler) {
 
-    /** "epsilon" or "v_prediction". */
+    public static final String DIFFUSERS_FOLDER = "diffusers folder";
+    public static final String SINGLE_FILE = "single file";
+
+    /** What the UNet predicts, as diffusers names it: the scheduler config's prediction_type. */
+    public static final Set<String> PREDICTION_TYPES = Set.of("epsilon", "v_prediction");
+
+    /** "epsilon" or "v_prediction" (what the config says); epsilon when it does not say. */
     public String predictionType() {
         return scheduler.textOr("prediction_type", "epsilon");
+    }
+
+    /** The same model with the prediction type set (--prediction-type: a single file cannot tell it). */
+    public StableDiffusionModel withPredictionType(String type) {
+        if (!PREDICTION_TYPES.contains(type)) {
+            throw new JDiffusionException("--prediction-type: '" + type + "' is not one of epsilon, v_prediction");
+        }
+        return withScheduler(scheduler.with("prediction_type", type));
+    }
+
+    public StableDiffusionModel withScheduler(SchedulerConfig newScheduler) {
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, newScheduler);
     }
 }

@@ -34,6 +34,22 @@ public record UNetConfig(
         int additionTimeEmbedDim,
         int projectionClassEmbeddingsInputDim) {
 
+    /** Field-by-field, arrays by content. */
+    @Override
+    public boolean equals(Object o) {
+        return RecordValues.equal(this, o);
+    }
+
+    @Override
+    public int hashCode() {
+        return RecordValues.hash(this);
+    }
+
+    @Override
+    public String toString() {
+        return RecordValues.text(this);
+    }
+
     /** Reads a diffusers {@code unet/config.json}. */
     public static UNetConfig fromDiffusers(JsonNode c) {
         int[] boc = Json.ints(c, "block_out_channels");

@@ -16,6 +16,22 @@ public record VaeConfig(
         boolean usePostQuantConv,
         boolean midBlockAttention) {
 
+    /** Field-by-field, arrays by content. */
+    @Override
+    public boolean equals(Object o) {
+        return RecordValues.equal(this, o);
+    }
+
+    @Override
+    public int hashCode() {
+        return RecordValues.hash(this);
+    }
+
+    @Override
+    public String toString() {
+        return RecordValues.text(this);
+    }
+
     public static VaeConfig fromDiffusers(JsonNode c) {
         return new VaeConfig(
                 Json.intOr(c, "in_channels", 3),
