@@ -11,8 +11,16 @@ import io.jdiffusion.model.Json;
  */
 public record SchedulerConfig(ObjectNode values) {
 
+    /**
+     * A config as read from scheduler_config.json. Keys that diffusers lists in "_use_default_values"
+     * were never set by the model's author, only filled with the saving class's defaults, so from_config
+     * drops them (and so do we): another scheduler then uses its own defaults for them.
+     */
     public static SchedulerConfig fromJson(JsonNode n) {
-        return new SchedulerConfig(n.deepCopy());
+        ObjectNode o = n.deepCopy();
+        JsonNode defaulted = o.remove("_use_default_values");
+        if (defaulted != null && defaulted.isArray()) defaulted.forEach(k -> o.remove(k.asText()));
+        return new SchedulerConfig(o);
     }
 
     /** The published SD 1.x / 2.x (512) scheduler config, for single files that carry none. */
