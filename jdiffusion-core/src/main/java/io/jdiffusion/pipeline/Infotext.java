@@ -215,9 +215,11 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
 
     /**
      * A1111's "Model hash" (its "AutoV2" hash): the first 10 hex digits of the SHA-256 of the whole
-     * checkpoint file. Reads the file once (seconds for a multi-GB checkpoint).
+     * checkpoint file, or null for a diffusers folder (A1111 has no hash for those). Reads the whole
+     * file (seconds for a multi-GB checkpoint): callers compute it once per loaded model.
      */
     public static String modelHash(Path checkpointFile) {
+        if (Files.isDirectory(checkpointFile)) return null;
         try (FileChannel ch = FileChannel.open(checkpointFile, StandardOpenOption.READ)) {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
             long size = ch.size();

@@ -8,6 +8,8 @@ import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.tensor.Tensor;
 
+import java.nio.file.Path;
+
 /**
  * A checkpoint turned into runnable networks: tokenizer, text encoder, UNet and VAE, built once and
  * reused for every job (the server keeps one loaded). Holds no per-job state.
@@ -19,6 +21,7 @@ public final class LoadedModel {
     private final ClipTextEncoder textEncoder;
     private final UNet unet;
     private final Vae vae;
+    private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
         this.model = model;
@@ -35,6 +38,12 @@ public final class LoadedModel {
 
     public StableDiffusionModel model() {
         return model;
+    }
+
+    /** A1111's model hash of the checkpoint file (null for a folder), computed once. */
+    public synchronized String modelHash() {
+        if (modelHash == null) modelHash = java.util.Objects.requireNonNullElse(Infotext.modelHash(Path.of(model.source())), "");
+        return modelHash.isEmpty() ? null : modelHash;
     }
 
     public int latentChannels() {

@@ -4,6 +4,7 @@ import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
+import io.jdiffusion.sampling.Samplers;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
 
@@ -36,7 +37,7 @@ public final class Txt2Img {
         Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
         Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
 
-        Sampler sampler = SamplerId.parse(request.sampler()).create(model.model().scheduler(), request.steps());
+        Sampler sampler = Samplers.create(request.sampler(), model.model().scheduler(), request.steps());
         TorchCpuRandom rng = new TorchCpuRandom(request.seed());
         int scale = model.vaeScale();
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
@@ -47,7 +48,7 @@ public final class Txt2Img {
                 });
 
         byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
-        String hash = Infotext.modelHash(request.model());
+        String hash = model.modelHash();
         String name = Infotext.modelName(request.model());
         List<GeneratedImage> images = new ArrayList<>(batch);
         for (byte[] pixels : rgb) {
