@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.withPercentage;
+import static org.assertj.core.data.Percentage.withPercentage;
 
 /**
  * Samplers on data whose diffusion is solvable by hand: x0 ~ N(0, c²) per element. The exact denoiser is
