@@ -233,6 +233,19 @@ class SamplersTest {
     }
 
     @Test
+    void keysDiffusersFilledWithDefaultsDoNotOverrideTheSamplersOwn() throws Exception {
+        // a config saved from PNDMScheduler: its "leading" spacing was a default, not the author's choice
+        SchedulerConfig saved = SchedulerConfig.fromJson(io.jdiffusion.model.Json.MAPPER.readTree(
+                "{\"timestep_spacing\": \"leading\", \"steps_offset\": 1, "
+                        + "\"_use_default_values\": [\"timestep_spacing\"]}"));
+        assertThat(saved.has("timestep_spacing")).isFalse();
+        assertThat(saved.has("_use_default_values")).isFalse();
+        assertThat(saved.intOr("steps_offset", 0)).isEqualTo(1);
+        assertThat(Samplers.create(SamplerId.EULER, saved, 4).timesteps()).containsExactly(999, 666, 333, 0);
+        assertThat(Samplers.create(SamplerId.DDIM, saved, 4).timesteps()).containsExactly(751, 501, 251, 1);
+    }
+
+    @Test
     void badSettingsAreUserErrors() {
         SchedulerConfig c = config("epsilon");
         assertThatThrownBy(() -> Samplers.create(SamplerId.EULER, c, 0)).isInstanceOf(JDiffusionException.class);
