@@ -2,7 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.ModelLoader;
-import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.ModelInfo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -11,7 +11,6 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 /** {@code jdiffusion info MODEL}: what the loader makes of a checkpoint. */
@@ -39,25 +38,7 @@ final class InfoCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** TODO(lead): swap for {@code io.jdiffusion.model.ModelInfo.describe(...)} once the loader has it. */
     static String describe(Path model, Path configDir) {
-        if (configDir != null) throw new JDiffusionException("--config: not supported by 'info' yet");
-        StableDiffusionModel m = ModelLoader.load(model);
-        var unet = m.unetConfig();
-        var text = m.textEncoder().config();
-        var vae = m.vaeConfig();
-        return String.join("\n",
-                "model:           " + m.source() + " (" + m.layout() + ")",
-                "family:          " + m.family().displayName,
-                "prediction type: " + m.predictionType(),
-                "unet:            " + unet.inChannels() + " -> " + unet.outChannels() + " channels, blocks "
-                        + Arrays.toString(unet.blockOutChannels()) + ", cross-attention " + unet.crossAttentionDim()
-                        + ", " + m.unet().size() + " tensors",
-                "text encoder:    " + text.numLayers() + " layers, width " + text.hiddenSize() + ", "
-                        + text.hiddenAct() + ", pad token " + m.textEncoder().padToken() + ", "
-                        + m.textEncoder().weights().size() + " tensors",
-                "vae:             " + vae.latentChannels() + " latent channels, scaling factor " + vae.scalingFactor()
-                        + ", " + m.vae().size() + " tensors",
-                "") ;
+        return ModelInfo.describe(ModelLoader.load(model, configDir));
     }
 }

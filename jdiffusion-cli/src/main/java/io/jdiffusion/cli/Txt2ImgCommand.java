@@ -1,6 +1,7 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
@@ -154,12 +155,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
         return written;
     }
 
-    /** TODO(lead): replace with SamplerId.parse once the sampling package has it. */
     static void checkSampler(String id) {
-        if (!Infotext.samplerIds().contains(id)) {
-            throw new JDiffusionException("--sampler: unknown sampler '" + id + "' (valid: "
-                    + String.join(", ", Infotext.samplerIds()) + ")");
-        }
+        SamplerId.parse(id);
     }
 
     private static void checkModelPath(Path model) {
@@ -218,7 +215,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
     static final class SamplerIds implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return Infotext.samplerIds().iterator();
+            return java.util.Arrays.stream(SamplerId.values()).map(s -> s.id).iterator();
         }
     }
 }

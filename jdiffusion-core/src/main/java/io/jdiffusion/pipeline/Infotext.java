@@ -2,6 +2,7 @@ package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.model.Json;
 
 import java.io.IOException;
@@ -44,25 +45,6 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
             "\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)", Pattern.UNICODE_CHARACTER_CLASS);
     private static final String NEGATIVE_PREFIX = "Negative prompt:";
 
-    /** Our sampler ids and how A1111 names them: a sampler display name plus a separate schedule type. */
-    private record SamplerName(String id, String display, String schedule) {
-    }
-
-    // TODO(lead): dedupe with sampling.SamplerId once it exists.
-    private static final List<SamplerName> SAMPLERS = List.of(
-            new SamplerName("euler", "Euler", "Automatic"),
-            new SamplerName("euler_a", "Euler a", "Automatic"),
-            new SamplerName("heun", "Heun", "Automatic"),
-            new SamplerName("dpm2", "DPM2", "Automatic"),
-            new SamplerName("lms", "LMS", "Automatic"),
-            new SamplerName("dpmpp_2m", "DPM++ 2M", "Automatic"),
-            new SamplerName("dpmpp_2m_karras", "DPM++ 2M", "Karras"),
-            new SamplerName("dpmpp_2m_sde_karras", "DPM++ 2M SDE", "Karras"),
-            new SamplerName("ddim", "DDIM", "Automatic"),
-            new SamplerName("pndm", "PLMS", "Automatic"),
-            new SamplerName("unipc", "UniPC", "Automatic"),
-            new SamplerName("lcm", "LCM", "Automatic"));
-
     public Infotext {
         parameters = Collections.unmodifiableMap(new LinkedHashMap<>(parameters));
     }
@@ -77,8 +59,9 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
     public static Infotext forTxt2Img(Txt2ImgRequest r, long seed, String modelHash, String modelName) {
         Map<String, String> p = new LinkedHashMap<>();
         p.put("Steps", Integer.toString(r.steps()));
-        p.put("Sampler", samplerDisplayName(r.sampler()));
-        p.put("Schedule type", scheduleType(r.sampler()));
+        SamplerId sampler = SamplerId.parse(r.sampler());
+        p.put("Sampler", sampler.a1111Name);
+        p.put("Schedule type", sampler.scheduleType);
         p.put("CFG scale", formatNumber(r.cfgScale()));
         p.put("Seed", Long.toUnsignedString(seed));
         p.put("Size", r.width() + "x" + r.height());
@@ -173,44 +156,6 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
     static String formatNumber(double v) {
         if (v == Math.rint(v) && Math.abs(v) < 1e15) return Long.toString((long) v);
         return BigDecimal.valueOf(v).stripTrailingZeros().toPlainString();
-    }
-
-    /** Every sampler id we know, in the order the help lists them. */
-    public static List<String> samplerIds() {
-        return SAMPLERS.stream().map(SamplerName::id).toList();
-    }
-
-    /** "Euler a" for euler_a, "DPM++ 2M" for dpmpp_2m_karras (the schedule is its own key). */
-    public static String samplerDisplayName(String samplerId) {
-        return sampler(samplerId).display();
-    }
-
-    /** "Karras" for the *_karras ids, otherwise "Automatic" (the sampler's own schedule). */
-    public static String scheduleType(String samplerId) {
-        return sampler(samplerId).schedule();
-    }
-
-    /**
-     * Our sampler id for an A1111 sampler name and schedule type, or null when we have no such sampler.
-     * Accepts the older single-name spelling ("DPM++ 2M Karras") that A1111 wrote before it had a
-     * separate schedule type.
-     */
-    public static String samplerId(String displayName, String scheduleType) {
-        String name = displayName.strip();
-        String schedule = scheduleType == null || scheduleType.isBlank() ? "Automatic" : scheduleType.strip();
-        if (name.endsWith(" Karras")) {
-            name = name.substring(0, name.length() - " Karras".length());
-            schedule = "Karras";
-        }
-        for (SamplerName s : SAMPLERS) {
-            if (s.display().equalsIgnoreCase(name) && s.schedule().equalsIgnoreCase(schedule)) return s.id();
-        }
-        return null;
-    }
-
-    private static SamplerName sampler(String id) {
-        for (SamplerName s : SAMPLERS) if (s.id().equals(id)) return s;
-        throw new JDiffusionException("--sampler: unknown sampler '" + id + "' (valid: " + String.join(", ", samplerIds()) + ")");
     }
 
     /**

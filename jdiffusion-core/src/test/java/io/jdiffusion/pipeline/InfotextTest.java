@@ -1,5 +1,6 @@
 package io.jdiffusion.pipeline;
 
+import io.jdiffusion.sampling.SamplerId;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -65,7 +66,7 @@ class InfotextTest {
                 Map.entry("Model", "v1-5-pruned-emaonly"),
                 Map.entry("Lora hashes", "add_detail: 7c6bad76eb54, more_art: 0a1b2c3d4e5f"),
                 Map.entry("Version", "v1.10.1"));
-        assertThat(Infotext.samplerId(info.get("Sampler"), info.get("Schedule type"))).isEqualTo("dpmpp_2m_karras");
+        assertThat(SamplerId.fromA1111(info.get("Sampler"), info.get("Schedule type"))).isEqualTo(SamplerId.DPMPP_2M_KARRAS);
     }
 
     @Test
@@ -93,16 +94,17 @@ class InfotextTest {
 
     @Test
     void samplerNamesFollowA1111() {
-        assertThat(Infotext.samplerDisplayName("euler_a")).isEqualTo("Euler a");
-        assertThat(Infotext.samplerDisplayName("pndm")).isEqualTo("PLMS");
-        assertThat(Infotext.scheduleType("dpmpp_2m_sde_karras")).isEqualTo("Karras");
-        assertThat(Infotext.samplerId("DPM++ 2M SDE Karras", null)).isEqualTo("dpmpp_2m_sde_karras");
-        assertThat(Infotext.samplerId("Euler a", "Automatic")).isEqualTo("euler_a");
-        assertThat(Infotext.samplerId("DPM++ 3M SDE", "Exponential")).isNull();
-        for (String id : Infotext.samplerIds()) {
-            assertThat(Infotext.samplerId(Infotext.samplerDisplayName(id), Infotext.scheduleType(id))).isEqualTo(id);
+        assertThat(SamplerId.EULER_A.a1111Name).isEqualTo("Euler a");
+        assertThat(SamplerId.PNDM.a1111Name).isEqualTo("PLMS");
+        assertThat(SamplerId.DPMPP_2M_SDE_KARRAS.scheduleType).isEqualTo("Karras");
+        assertThat(SamplerId.fromA1111("DPM++ 2M SDE Karras", null)).isEqualTo(SamplerId.DPMPP_2M_SDE_KARRAS);
+        assertThat(SamplerId.fromA1111("Euler a", "Automatic")).isEqualTo(SamplerId.EULER_A);
+        assertThat(SamplerId.fromA1111("DPM++ 3M SDE", "Exponential")).isNull();
+        for (SamplerId id : SamplerId.values()) {
+            assertThat(SamplerId.fromA1111(id.a1111Name, id.scheduleType)).isEqualTo(id);
+            assertThat(SamplerId.parse(id.displayName)).isEqualTo(id);
         }
-        assertThatThrownBy(() -> Infotext.samplerDisplayName("k_euler")).hasMessageContaining("euler_a");
+        assertThatThrownBy(() -> SamplerId.parse("k_euler")).hasMessageContaining("euler_a");
     }
 
     @Test
