@@ -129,13 +129,14 @@ final class Txt2ImgCommand implements Callable<Integer> {
                 : checkCreatable(workDir.resolve("outputs").resolve("txt2img"));
 
         if (threads != null) Parallel.setThreads(threads);
-        if (randomSeed) err.println("seed: " + Long.toUnsignedString(request.seed()));
 
         List<GeneratedImage> images;
         try (ProgressBar progress = ProgressBar.forStderr(err)) {
             images = pipeline.run(request, progress);
         }
         for (Path written : write(request, images, outputFolder)) out.println(written);
+        // told once the images exist, so a failed run still prints exactly one error line
+        if (randomSeed) err.println("seed: " + Long.toUnsignedString(request.seed()));
         return 0;
     }
 

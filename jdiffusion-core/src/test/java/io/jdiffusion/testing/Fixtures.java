@@ -28,9 +28,12 @@ public final class Fixtures {
         return Path.of("..", "shared", "fixtures");
     }
 
+    /** The subset in the source tree (set by the build for every module), else on this module's classpath. */
     private static Path subsetRoot() {
+        String prop = System.getProperty("jdiffusion.fixtures.subset");
+        if (prop != null && !prop.isBlank() && Files.isDirectory(Path.of(prop))) return Path.of(prop);
         var url = Fixtures.class.getClassLoader().getResource("fixtures");
-        if (url == null) return null;
+        if (url == null || !url.getProtocol().equals("file")) return null;
         try {
             return Path.of(url.toURI());
         } catch (URISyntaxException e) {
@@ -52,6 +55,15 @@ public final class Fixtures {
         Path p = find(relative);
         Assumptions.assumeTrue(p != null, "fixture not available: " + relative);
         return p;
+    }
+
+    /**
+     * The tiny SD 1.x model: its diffusers folder, or else its single original-layout file (the same
+     * weights, as ModelLoaderTest proves; the in-repo subset keeps only the file).
+     */
+    public static Path tinySd15() {
+        Path folder = find("tiny-sd15");
+        return folder != null ? folder : require("tiny-sd15.safetensors");
     }
 
     /** cases.json's "cases" array. */

@@ -24,7 +24,7 @@ class ClipTextEncoderTest {
     private static final String REF = "tiny-sd15-ref/text_encoder.safetensors";
 
     private static TextEncoderSpec sd15() {
-        return ModelLoader.load(Fixtures.require("tiny-sd15")).textEncoder();
+        return ModelLoader.load(Fixtures.tinySd15()).textEncoder();
     }
 
     @Test

@@ -26,7 +26,7 @@ class UNetTest {
 
     @Test
     void matchesDiffusersOnTinySd15() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         SafeTensors ref = Fixtures.tensors("tiny-sd15-ref/unet.safetensors");
         Tensor sample = Fixtures.tensor(ref, "sample");
         Tensor context = Fixtures.tensor(ref, "encoder_hidden_states");
@@ -61,7 +61,7 @@ class UNetTest {
 
     @Test
     void latentSizesThatDoNotHalveEvenlyKeepTheirSize() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         UNet unet = new UNet(model.unetConfig(), model.unet());
         Tensor out = unet.forward(gaussian(4, 1, 4, 9, 11), 500, gaussian(5, 1, 77, 64));
         assertThat(out.shape).containsExactly(1, 4, 9, 11);
@@ -93,7 +93,7 @@ class UNetTest {
 
     @Test
     void missingTensorFailsAtLoadNamingIt() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         String name = "up_blocks.2.attentions.1.transformer_blocks.0.attn2.to_k.weight";
         Map<String, Weight> all = all(model.unet());
         assertThat(all.remove(name)).isNotNull();
@@ -105,7 +105,7 @@ class UNetTest {
 
     @Test
     void wrongShapedTensorFailsAtLoadNamingIt() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         String name = "mid_block.resnets.1.time_emb_proj.weight";
         Map<String, Weight> all = all(model.unet());
         Weight original = all.get(name);

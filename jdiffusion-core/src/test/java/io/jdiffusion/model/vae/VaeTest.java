@@ -19,7 +19,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class VaeTest {
 
     private static Vae tinySd15() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         return new Vae(model.vaeConfig(), model.vae());
     }
 
@@ -79,7 +79,7 @@ class VaeTest {
 
     @Test
     void acceptsAttentionProjectionsStoredAsOneByOneConvolutions() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         Map<String, Weight> all = new HashMap<>();
         for (String n : model.vae().names()) {
             Weight w = model.vae().get(n);
@@ -96,7 +96,7 @@ class VaeTest {
 
     @Test
     void missingTensorFailsAtLoadNamingIt() {
-        StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sd15"));
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
         String name = "decoder.mid_block.attentions.0.to_v.bias";
         Map<String, Weight> all = new HashMap<>();
         for (String n : model.vae().names()) if (!n.equals(name)) all.put(n, model.vae().get(n));
