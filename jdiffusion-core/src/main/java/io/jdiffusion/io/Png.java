@@ -63,35 +63,10 @@ public final class Png {
     /** Writes an 8-bit RGB image (height × width × 3 bytes, row-major) with text chunks, atomically. */
     public static void write(Path target, int width, int height, byte[] rgb, Map<String, String> text) {
         byte[] png = encode(width, height, rgb, text);
-        Path dir = target.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new JDiffusionException(target + ": the folder " + dir + " does not exist");
-        }
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(dir, "." + target.getFileName() + "-", ".tmp");
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ByteBuffer buf = ByteBuffer.wrap(png);
-                while (buf.hasRemaining()) ch.write(buf);
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-            }
-            tmp = null;
-        } catch (IOException e) {
-            throw new JDiffusionException(target + ": cannot write (" + e.getMessage() + ")", e);
-        } finally {
-            if (tmp != null) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException ignored) {
-                    // the original error is the one worth reporting
-                }
-            }
-        }
+        AtomicFiles.write(target, ch -> {
+            ByteBuffer buf = ByteBuffer.wrap(png);
+            while (buf.hasRemaining()) ch.write(buf);
+        });
     }
 
     /** The bytes of a PNG file for an 8-bit RGB image with text chunks. */
