@@ -1,6 +1,7 @@
 package io.jdiffusion.cli;
 
-import io.jdiffusion.pipeline.ProgressListener;
+import io.jdiffusion.sampling.StepListener;
+import io.jdiffusion.tensor.Tensor;
 
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -11,7 +12,7 @@ import java.util.function.LongSupplier;
  * place; otherwise (a log file, a pipe) plain lines, at most one a second, and only once a run has
  * taken more than two seconds so quick runs stay quiet.
  */
-final class ProgressBar implements ProgressListener, AutoCloseable {
+final class ProgressBar implements StepListener, AutoCloseable {
     private static final int BAR_WIDTH = 24;
     private static final long QUIET_NANOS = 2_000_000_000L;
     private static final long LINE_INTERVAL_NANOS = 1_000_000_000L;
@@ -45,7 +46,12 @@ final class ProgressBar implements ProgressListener, AutoCloseable {
     }
 
     @Override
-    public void onStep(int step, int totalSteps) {
+    public boolean onStep(int step, int totalSteps, Tensor latents) {
+        onStep(step, totalSteps);
+        return true;
+    }
+
+    void onStep(int step, int totalSteps) {
         long now = clock.getAsLong();
         if (firstStepAt < 0) {
             firstStepAt = now;

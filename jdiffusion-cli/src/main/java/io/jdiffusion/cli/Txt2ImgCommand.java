@@ -5,7 +5,7 @@ import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
-import io.jdiffusion.pipeline.ProgressListener;
+import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.tensor.Parallel;
@@ -98,7 +98,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
 
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
     interface Pipeline {
-        List<GeneratedImage> run(Txt2ImgRequest request, ProgressListener listener);
+        List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener);
     }
 
     private final Path workDir;

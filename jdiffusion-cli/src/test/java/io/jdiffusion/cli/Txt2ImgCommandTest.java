@@ -31,9 +31,9 @@ class Txt2ImgCommandTest {
     private final StringWriter err = new StringWriter();
 
     /** Images of the requested size, one per batch entry, seeds seed + i, with the infotext left to the CLI. */
-    private List<GeneratedImage> fakePipeline(Txt2ImgRequest r, io.jdiffusion.pipeline.ProgressListener listener) {
+    private List<GeneratedImage> fakePipeline(Txt2ImgRequest r, io.jdiffusion.sampling.StepListener listener) {
         received.set(r);
-        for (int step = 1; step <= r.steps(); step++) listener.onStep(step, r.steps());
+        for (int step = 1; step <= r.steps(); step++) listener.onStep(step, r.steps(), null);
         List<GeneratedImage> images = new ArrayList<>();
         for (int i = 0; i < r.batchSize(); i++) {
             byte[] rgb = new byte[r.width() * r.height() * 3];

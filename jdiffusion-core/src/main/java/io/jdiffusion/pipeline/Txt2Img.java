@@ -5,6 +5,7 @@ import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.Samplers;
+import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
 
@@ -21,7 +22,7 @@ public final class Txt2Img {
     }
 
     /** Loads the request's model and runs it; returns one image per batch entry, in order. */
-    public static List<GeneratedImage> run(Txt2ImgRequest request, ProgressListener listener) {
+    public static List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener) {
         request.validate();
         SamplerId.parse(request.sampler()); // an unknown sampler fails before the model loads
         StableDiffusionModel model = ModelLoader.load(request.model(), request.configDir());
@@ -29,8 +30,11 @@ public final class Txt2Img {
         return run(new LoadedModel(model), request, listener);
     }
 
-    /** Runs the request on an already loaded model (the server keeps one loaded). */
-    public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, ProgressListener listener) {
+    /**
+     * Runs the request on an already loaded model (the server keeps one loaded). The listener sees every
+     * step's latents (previews) and may stop the run early, which decodes the latents as they are.
+     */
+    public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, StepListener listener) {
         request.validate();
         int batch = request.batchSize();
         boolean guided = request.cfgScale() > 1.0; // diffusers skips the unconditional pass otherwise
@@ -42,10 +46,7 @@ public final class Txt2Img {
         int scale = model.vaeScale();
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
         Tensor latents = sampler.sample(model.guided(uncond, cond, request.cfgScale()), noise, rng,
-                (step, total, current) -> {
-                    listener.onStep(step, total);
-                    return true;
-                });
+listener);
 
         byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
         String hash = model.modelHash();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -55,7 +56,7 @@ class Txt2ImgParityTest {
                 c.get("negative_prompt").asText(), c.get("sampler").asText(), c.get("num_inference_steps").asInt(),
                 c.get("guidance_scale").asDouble(), c.get("seed").asLong(), c.get("width").asInt(),
                 c.get("height").asInt(), 1, 1, prediction, false);
-        GeneratedImage image = Txt2Img.run(loaded, request, ProgressListener.NONE).getFirst();
+        GeneratedImage image = Txt2Img.run(loaded, request, StepListener.NONE).getFirst();
 
         Png.Image expected = Png.read(expectedPng);
         assertThat(image.width()).isEqualTo(expected.width());
