@@ -34,9 +34,9 @@ def kernel(mr, lanes, kind):
         L.append(f"    static void r{mr}(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
         for i in range(mr):
             L.append(f"        final int r{i} = ao + {i} * lda;")
+    L.append("        final FloatVector zero = FloatVector.zero(S);")
     for i in range(mr):
-        for v in range(NV):
-            L.append(f"        FloatVector c{i}_{v} = FloatVector.zero(S);")
+        L.append("        FloatVector " + ", ".join(f"c{i}_{v} = zero" for v in range(NV)) + ";")
     if kind == "p":
         L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {")
     else:
@@ -51,16 +51,20 @@ def kernel(mr, lanes, kind):
         for v in range(NV):
             L.append(f"            c{i}_{v} = a{i}.fma(b{v}, c{i}_{v});")
     L.append("        }")
+    def c_off(i, v):
+        row = "co" if i == 0 else ("co + ldc" if i == 1 else f"co + {i} * ldc")
+        return row if v == 0 else f"{row} + {v * lanes}"
+    # one store sequence after an optional load-and-add keeps the method small enough for C1, whose
+    # linear-scan allocator gives up at 10000 virtual registers (a C1-compiled kernel that fails its
+    # profiled recompilation can stay in slow C1 code for good)
     L.append("        if (acc) {")
     for i in range(mr):
         for v in range(NV):
-            off = f"co + {i} * ldc + {v * lanes}"
-            L.append(f"            c{i}_{v}.add(FloatVector.fromArray(S, c, {off})).intoArray(c, {off});")
-    L.append("        } else {")
+            L.append(f"            c{i}_{v} = c{i}_{v}.add(FloatVector.fromArray(S, c, {c_off(i, v)}));")
+    L.append("        }")
     for i in range(mr):
         for v in range(NV):
-            L.append(f"            c{i}_{v}.intoArray(c, co + {i} * ldc + {v * lanes});")
-    L.append("        }")
+            L.append(f"        c{i}_{v}.intoArray(c, {c_off(i, v)});")
     L.append("    }")
     return "\n".join(L)
 

@@ -41,8 +41,8 @@ final class MicroKernels128 extends MicroKernels {
 
     /** C[1x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p1(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -51,20 +51,18 @@ final class MicroKernels128 extends MicroKernels {
             c0_1 = a0.fma(b1, c0_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
     }
 
     /** C[2x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p2(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -76,26 +74,23 @@ final class MicroKernels128 extends MicroKernels {
             c1_1 = a1.fma(b1, c1_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
     }
 
     /** C[3x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p3(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -110,32 +105,28 @@ final class MicroKernels128 extends MicroKernels {
             c2_1 = a2.fma(b1, c2_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
     }
 
     /** C[4x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p4(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -153,38 +144,33 @@ final class MicroKernels128 extends MicroKernels {
             c3_1 = a3.fma(b1, c3_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
     }
 
     /** C[5x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p5(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -205,44 +191,38 @@ final class MicroKernels128 extends MicroKernels {
             c4_1 = a4.fma(b1, c4_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4)).intoArray(c, co + 4 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 4);
     }
 
     /** C[6x8] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p6(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -266,39 +246,38 @@ final class MicroKernels128 extends MicroKernels {
             c5_1 = a5.fma(b1, c5_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4)).intoArray(c, co + 4 * ldc + 4);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 4)).intoArray(c, co + 5 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 4);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 4);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 4);
     }
 
     /** C[1x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
     static void r1(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final int r0 = ao + 0 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -307,22 +286,20 @@ final class MicroKernels128 extends MicroKernels {
             c0_1 = a0.fma(b1, c0_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
     }
 
     /** C[2x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
     static void r2(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final int r0 = ao + 0 * lda;
         final int r1 = ao + 1 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -334,16 +311,15 @@ final class MicroKernels128 extends MicroKernels {
             c1_1 = a1.fma(b1, c1_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
     }
 
     /** C[3x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -351,12 +327,10 @@ final class MicroKernels128 extends MicroKernels {
         final int r0 = ao + 0 * lda;
         final int r1 = ao + 1 * lda;
         final int r2 = ao + 2 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -371,20 +345,19 @@ final class MicroKernels128 extends MicroKernels {
             c2_1 = a2.fma(b1, c2_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
     }
 
     /** C[4x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -393,14 +366,11 @@ final class MicroKernels128 extends MicroKernels {
         final int r1 = ao + 1 * lda;
         final int r2 = ao + 2 * lda;
         final int r3 = ao + 3 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -418,24 +388,23 @@ final class MicroKernels128 extends MicroKernels {
             c3_1 = a3.fma(b1, c3_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
     }
 
     /** C[5x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -445,16 +414,12 @@ final class MicroKernels128 extends MicroKernels {
         final int r2 = ao + 2 * lda;
         final int r3 = ao + 3 * lda;
         final int r4 = ao + 4 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -475,28 +440,27 @@ final class MicroKernels128 extends MicroKernels {
             c4_1 = a4.fma(b1, c4_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4)).intoArray(c, co + 4 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 4);
     }
 
     /** C[6x8] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -507,18 +471,13 @@ final class MicroKernels128 extends MicroKernels {
         final int r3 = ao + 3 * lda;
         final int r4 = ao + 4 * lda;
         final int r5 = ao + 5 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
@@ -542,31 +501,30 @@ final class MicroKernels128 extends MicroKernels {
             c5_1 = a5.fma(b1, c5_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 4)).intoArray(c, co + 0 * ldc + 4);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 4)).intoArray(c, co + 1 * ldc + 4);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4)).intoArray(c, co + 2 * ldc + 4);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4)).intoArray(c, co + 3 * ldc + 4);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4)).intoArray(c, co + 4 * ldc + 4);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 4)).intoArray(c, co + 5 * ldc + 4);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 4);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 4);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 4);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 4);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 4);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 4);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 4));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 4));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 4));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 4));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 4));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 4));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 4);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 4);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 4);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 4);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 4);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 4);
     }
 }

@@ -57,8 +57,8 @@ final class MicroKernels512 extends MicroKernels {
 
     /** C[1x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p1(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -67,20 +67,18 @@ final class MicroKernels512 extends MicroKernels {
             c0_1 = a0.fma(b1, c0_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
     }
 
     /** C[2x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p2(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -92,26 +90,23 @@ final class MicroKernels512 extends MicroKernels {
             c1_1 = a1.fma(b1, c1_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
     }
 
     /** C[3x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p3(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -126,32 +121,28 @@ final class MicroKernels512 extends MicroKernels {
             c2_1 = a2.fma(b1, c2_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
     }
 
     /** C[4x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p4(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -169,38 +160,33 @@ final class MicroKernels512 extends MicroKernels {
             c3_1 = a3.fma(b1, c3_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
     }
 
     /** C[5x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p5(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -221,44 +207,38 @@ final class MicroKernels512 extends MicroKernels {
             c4_1 = a4.fma(b1, c4_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
     }
 
     /** C[6x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p6(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -282,50 +262,43 @@ final class MicroKernels512 extends MicroKernels {
             c5_1 = a5.fma(b1, c5_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
     }
 
     /** C[7x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p7(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -352,56 +325,48 @@ final class MicroKernels512 extends MicroKernels {
             c6_1 = a6.fma(b1, c6_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
     }
 
     /** C[8x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p8(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -431,62 +396,53 @@ final class MicroKernels512 extends MicroKernels {
             c7_1 = a7.fma(b1, c7_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
     }
 
     /** C[9x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p9(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -519,68 +475,58 @@ final class MicroKernels512 extends MicroKernels {
             c8_1 = a8.fma(b1, c8_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
     }
 
     /** C[10x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p10(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -616,74 +562,63 @@ final class MicroKernels512 extends MicroKernels {
             c9_1 = a9.fma(b1, c9_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
     }
 
     /** C[11x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p11(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -722,80 +657,68 @@ final class MicroKernels512 extends MicroKernels {
             c10_1 = a10.fma(b1, c10_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
     }
 
     /** C[12x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p12(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -837,86 +760,73 @@ final class MicroKernels512 extends MicroKernels {
             c11_1 = a11.fma(b1, c11_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
     }
 
     /** C[13x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p13(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
-        FloatVector c12_0 = FloatVector.zero(S);
-        FloatVector c12_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -961,92 +871,78 @@ final class MicroKernels512 extends MicroKernels {
             c12_1 = a12.fma(b1, c12_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-            c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc + 0)).intoArray(c, co + 12 * ldc + 0);
-            c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16)).intoArray(c, co + 12 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
-            c12_0.intoArray(c, co + 12 * ldc + 0);
-            c12_1.intoArray(c, co + 12 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
     }
 
     /** C[14x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
     static void p14(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
-        FloatVector c12_0 = FloatVector.zero(S);
-        FloatVector c12_1 = FloatVector.zero(S);
-        FloatVector c13_0 = FloatVector.zero(S);
-        FloatVector c13_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
+        FloatVector c13_0 = zero, c13_1 = zero;
         for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1094,71 +990,70 @@ final class MicroKernels512 extends MicroKernels {
             c13_1 = a13.fma(b1, c13_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-            c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc + 0)).intoArray(c, co + 12 * ldc + 0);
-            c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16)).intoArray(c, co + 12 * ldc + 16);
-            c13_0.add(FloatVector.fromArray(S, c, co + 13 * ldc + 0)).intoArray(c, co + 13 * ldc + 0);
-            c13_1.add(FloatVector.fromArray(S, c, co + 13 * ldc + 16)).intoArray(c, co + 13 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
-            c12_0.intoArray(c, co + 12 * ldc + 0);
-            c12_1.intoArray(c, co + 12 * ldc + 16);
-            c13_0.intoArray(c, co + 13 * ldc + 0);
-            c13_1.intoArray(c, co + 13 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
+            c13_0 = c13_0.add(FloatVector.fromArray(S, c, co + 13 * ldc));
+            c13_1 = c13_1.add(FloatVector.fromArray(S, c, co + 13 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
+        c13_0.intoArray(c, co + 13 * ldc);
+        c13_1.intoArray(c, co + 13 * ldc + 16);
     }
 
     /** C[1x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
     static void r1(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final int r0 = ao + 0 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1167,22 +1062,20 @@ final class MicroKernels512 extends MicroKernels {
             c0_1 = a0.fma(b1, c0_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
     }
 
     /** C[2x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
     static void r2(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final int r0 = ao + 0 * lda;
         final int r1 = ao + 1 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1194,16 +1087,15 @@ final class MicroKernels512 extends MicroKernels {
             c1_1 = a1.fma(b1, c1_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
     }
 
     /** C[3x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1211,12 +1103,10 @@ final class MicroKernels512 extends MicroKernels {
         final int r0 = ao + 0 * lda;
         final int r1 = ao + 1 * lda;
         final int r2 = ao + 2 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1231,20 +1121,19 @@ final class MicroKernels512 extends MicroKernels {
             c2_1 = a2.fma(b1, c2_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
     }
 
     /** C[4x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1253,14 +1142,11 @@ final class MicroKernels512 extends MicroKernels {
         final int r1 = ao + 1 * lda;
         final int r2 = ao + 2 * lda;
         final int r3 = ao + 3 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1278,24 +1164,23 @@ final class MicroKernels512 extends MicroKernels {
             c3_1 = a3.fma(b1, c3_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
     }
 
     /** C[5x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1305,16 +1190,12 @@ final class MicroKernels512 extends MicroKernels {
         final int r2 = ao + 2 * lda;
         final int r3 = ao + 3 * lda;
         final int r4 = ao + 4 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1335,28 +1216,27 @@ final class MicroKernels512 extends MicroKernels {
             c4_1 = a4.fma(b1, c4_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
     }
 
     /** C[6x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1367,18 +1247,13 @@ final class MicroKernels512 extends MicroKernels {
         final int r3 = ao + 3 * lda;
         final int r4 = ao + 4 * lda;
         final int r5 = ao + 5 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1402,32 +1277,31 @@ final class MicroKernels512 extends MicroKernels {
             c5_1 = a5.fma(b1, c5_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
     }
 
     /** C[7x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1439,20 +1313,14 @@ final class MicroKernels512 extends MicroKernels {
         final int r4 = ao + 4 * lda;
         final int r5 = ao + 5 * lda;
         final int r6 = ao + 6 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1479,36 +1347,35 @@ final class MicroKernels512 extends MicroKernels {
             c6_1 = a6.fma(b1, c6_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
     }
 
     /** C[8x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1521,22 +1388,15 @@ final class MicroKernels512 extends MicroKernels {
         final int r5 = ao + 5 * lda;
         final int r6 = ao + 6 * lda;
         final int r7 = ao + 7 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1566,40 +1426,39 @@ final class MicroKernels512 extends MicroKernels {
             c7_1 = a7.fma(b1, c7_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
     }
 
     /** C[9x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1613,24 +1472,16 @@ final class MicroKernels512 extends MicroKernels {
         final int r6 = ao + 6 * lda;
         final int r7 = ao + 7 * lda;
         final int r8 = ao + 8 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1663,44 +1514,43 @@ final class MicroKernels512 extends MicroKernels {
             c8_1 = a8.fma(b1, c8_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
     }
 
     /** C[10x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1715,26 +1565,17 @@ final class MicroKernels512 extends MicroKernels {
         final int r7 = ao + 7 * lda;
         final int r8 = ao + 8 * lda;
         final int r9 = ao + 9 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1770,48 +1611,47 @@ final class MicroKernels512 extends MicroKernels {
             c9_1 = a9.fma(b1, c9_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
     }
 
     /** C[11x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1827,28 +1667,18 @@ final class MicroKernels512 extends MicroKernels {
         final int r8 = ao + 8 * lda;
         final int r9 = ao + 9 * lda;
         final int r10 = ao + 10 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -1887,52 +1717,51 @@ final class MicroKernels512 extends MicroKernels {
             c10_1 = a10.fma(b1, c10_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
     }
 
     /** C[12x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -1949,30 +1778,19 @@ final class MicroKernels512 extends MicroKernels {
         final int r9 = ao + 9 * lda;
         final int r10 = ao + 10 * lda;
         final int r11 = ao + 11 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -2014,56 +1832,55 @@ final class MicroKernels512 extends MicroKernels {
             c11_1 = a11.fma(b1, c11_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
     }
 
     /** C[13x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -2081,32 +1898,20 @@ final class MicroKernels512 extends MicroKernels {
         final int r10 = ao + 10 * lda;
         final int r11 = ao + 11 * lda;
         final int r12 = ao + 12 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
-        FloatVector c12_0 = FloatVector.zero(S);
-        FloatVector c12_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -2151,60 +1956,59 @@ final class MicroKernels512 extends MicroKernels {
             c12_1 = a12.fma(b1, c12_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-            c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc + 0)).intoArray(c, co + 12 * ldc + 0);
-            c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16)).intoArray(c, co + 12 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
-            c12_0.intoArray(c, co + 12 * ldc + 0);
-            c12_1.intoArray(c, co + 12 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
     }
 
     /** C[14x32] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */
@@ -2223,34 +2027,21 @@ final class MicroKernels512 extends MicroKernels {
         final int r11 = ao + 11 * lda;
         final int r12 = ao + 12 * lda;
         final int r13 = ao + 13 * lda;
-        FloatVector c0_0 = FloatVector.zero(S);
-        FloatVector c0_1 = FloatVector.zero(S);
-        FloatVector c1_0 = FloatVector.zero(S);
-        FloatVector c1_1 = FloatVector.zero(S);
-        FloatVector c2_0 = FloatVector.zero(S);
-        FloatVector c2_1 = FloatVector.zero(S);
-        FloatVector c3_0 = FloatVector.zero(S);
-        FloatVector c3_1 = FloatVector.zero(S);
-        FloatVector c4_0 = FloatVector.zero(S);
-        FloatVector c4_1 = FloatVector.zero(S);
-        FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        FloatVector c6_1 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S);
-        FloatVector c7_1 = FloatVector.zero(S);
-        FloatVector c8_0 = FloatVector.zero(S);
-        FloatVector c8_1 = FloatVector.zero(S);
-        FloatVector c9_0 = FloatVector.zero(S);
-        FloatVector c9_1 = FloatVector.zero(S);
-        FloatVector c10_0 = FloatVector.zero(S);
-        FloatVector c10_1 = FloatVector.zero(S);
-        FloatVector c11_0 = FloatVector.zero(S);
-        FloatVector c11_1 = FloatVector.zero(S);
-        FloatVector c12_0 = FloatVector.zero(S);
-        FloatVector c12_1 = FloatVector.zero(S);
-        FloatVector c13_0 = FloatVector.zero(S);
-        FloatVector c13_1 = FloatVector.zero(S);
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
+        FloatVector c13_0 = zero, c13_1 = zero;
         for (int p = 0, bi = bo; p < kc; p++, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
@@ -2298,63 +2089,62 @@ final class MicroKernels512 extends MicroKernels {
             c13_1 = a13.fma(b1, c13_1);
         }
         if (acc) {
-            c0_0.add(FloatVector.fromArray(S, c, co + 0 * ldc + 0)).intoArray(c, co + 0 * ldc + 0);
-            c0_1.add(FloatVector.fromArray(S, c, co + 0 * ldc + 16)).intoArray(c, co + 0 * ldc + 16);
-            c1_0.add(FloatVector.fromArray(S, c, co + 1 * ldc + 0)).intoArray(c, co + 1 * ldc + 0);
-            c1_1.add(FloatVector.fromArray(S, c, co + 1 * ldc + 16)).intoArray(c, co + 1 * ldc + 16);
-            c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc + 0)).intoArray(c, co + 2 * ldc + 0);
-            c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16)).intoArray(c, co + 2 * ldc + 16);
-            c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc + 0)).intoArray(c, co + 3 * ldc + 0);
-            c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16)).intoArray(c, co + 3 * ldc + 16);
-            c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc + 0)).intoArray(c, co + 4 * ldc + 0);
-            c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16)).intoArray(c, co + 4 * ldc + 16);
-            c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc + 0)).intoArray(c, co + 5 * ldc + 0);
-            c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16)).intoArray(c, co + 5 * ldc + 16);
-            c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc + 0)).intoArray(c, co + 6 * ldc + 0);
-            c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16)).intoArray(c, co + 6 * ldc + 16);
-            c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc + 0)).intoArray(c, co + 7 * ldc + 0);
-            c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16)).intoArray(c, co + 7 * ldc + 16);
-            c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc + 0)).intoArray(c, co + 8 * ldc + 0);
-            c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16)).intoArray(c, co + 8 * ldc + 16);
-            c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc + 0)).intoArray(c, co + 9 * ldc + 0);
-            c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16)).intoArray(c, co + 9 * ldc + 16);
-            c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc + 0)).intoArray(c, co + 10 * ldc + 0);
-            c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16)).intoArray(c, co + 10 * ldc + 16);
-            c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc + 0)).intoArray(c, co + 11 * ldc + 0);
-            c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16)).intoArray(c, co + 11 * ldc + 16);
-            c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc + 0)).intoArray(c, co + 12 * ldc + 0);
-            c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16)).intoArray(c, co + 12 * ldc + 16);
-            c13_0.add(FloatVector.fromArray(S, c, co + 13 * ldc + 0)).intoArray(c, co + 13 * ldc + 0);
-            c13_1.add(FloatVector.fromArray(S, c, co + 13 * ldc + 16)).intoArray(c, co + 13 * ldc + 16);
-        } else {
-            c0_0.intoArray(c, co + 0 * ldc + 0);
-            c0_1.intoArray(c, co + 0 * ldc + 16);
-            c1_0.intoArray(c, co + 1 * ldc + 0);
-            c1_1.intoArray(c, co + 1 * ldc + 16);
-            c2_0.intoArray(c, co + 2 * ldc + 0);
-            c2_1.intoArray(c, co + 2 * ldc + 16);
-            c3_0.intoArray(c, co + 3 * ldc + 0);
-            c3_1.intoArray(c, co + 3 * ldc + 16);
-            c4_0.intoArray(c, co + 4 * ldc + 0);
-            c4_1.intoArray(c, co + 4 * ldc + 16);
-            c5_0.intoArray(c, co + 5 * ldc + 0);
-            c5_1.intoArray(c, co + 5 * ldc + 16);
-            c6_0.intoArray(c, co + 6 * ldc + 0);
-            c6_1.intoArray(c, co + 6 * ldc + 16);
-            c7_0.intoArray(c, co + 7 * ldc + 0);
-            c7_1.intoArray(c, co + 7 * ldc + 16);
-            c8_0.intoArray(c, co + 8 * ldc + 0);
-            c8_1.intoArray(c, co + 8 * ldc + 16);
-            c9_0.intoArray(c, co + 9 * ldc + 0);
-            c9_1.intoArray(c, co + 9 * ldc + 16);
-            c10_0.intoArray(c, co + 10 * ldc + 0);
-            c10_1.intoArray(c, co + 10 * ldc + 16);
-            c11_0.intoArray(c, co + 11 * ldc + 0);
-            c11_1.intoArray(c, co + 11 * ldc + 16);
-            c12_0.intoArray(c, co + 12 * ldc + 0);
-            c12_1.intoArray(c, co + 12 * ldc + 16);
-            c13_0.intoArray(c, co + 13 * ldc + 0);
-            c13_1.intoArray(c, co + 13 * ldc + 16);
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
+            c13_0 = c13_0.add(FloatVector.fromArray(S, c, co + 13 * ldc));
+            c13_1 = c13_1.add(FloatVector.fromArray(S, c, co + 13 * ldc + 16));
         }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
+        c13_0.intoArray(c, co + 13 * ldc);
+        c13_1.intoArray(c, co + 13 * ldc + 16);
     }
 }
