@@ -6,9 +6,12 @@ The generated Java is committed; edit this script, never the generated files.
 
 Each kernel computes one C tile of MR rows x NR columns (NR = two vectors), keeping all MR*2 accumulators
 in registers:  C[i][j] (+)= sum over p < kc of A(i, p) * b[bo + p*NR + j].
-B is always a packed micro-panel [kc][NR]. A comes in one of two layouts:
-  pMR: "k-major"   A(i, p) = a[ao + p*as + i]   (packed panels with as = panel height; or V^T read in place)
-  rMR: "row-major" A(i, p) = a[ao + i*lda + p]  (activations or keys read in place)
+B is always a packed micro-panel [kc][NR]. A comes in one of three layouts:
+  qMR: "row panel" A(i, p) = a[ao + i*ROW_STRIDE + p]  (rows packed at a fixed stride: the GEMM's A blocks)
+  pMR: "k-major"   A(i, p) = a[ao + p*as + i]   (V^T read in place by attention)
+  rMR: "row-major" A(i, p) = a[ao + i*lda + p]  (keys read in place by attention)
+With a fixed stride every row address is one pointer plus a constant: a variable stride needs a register
+per row, more than x86 has for 14 rows, and the spills cost ~17%.
 A kernel exists for every MR from 1 to the family's maximum, so a ragged edge of rows needs no padding.
 """
 import os
@@ -21,12 +24,17 @@ FAMILIES = [
     ("128", "FloatVector.SPECIES_128", 4, 6),
 ]
 NV = 2  # vectors per row of the tile
+KC_MAX = 384  # the deepest depth block of the GEMM
+ROW_STRIDE = KC_MAX + 16  # floats between the rows of a packed A block (the pad keeps rows off one L1 set)
 
 
 def kernel(mr, lanes, kind):
     nr = NV * lanes
     L = []
-    if kind == "p":
+    if kind == "q":
+        L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */")
+        L.append(f"    static void q{mr}(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
+    elif kind == "p":
         L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */")
         L.append(f"    static void p{mr}(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
     else:
@@ -37,16 +45,21 @@ def kernel(mr, lanes, kind):
     L.append("        final FloatVector zero = FloatVector.zero(S);")
     for i in range(mr):
         L.append("        FloatVector " + ", ".join(f"c{i}_{v} = zero" for v in range(NV)) + ";")
-    if kind == "p":
+    if kind == "q":
+        L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {")
+    elif kind == "p":
         L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {")
     else:
         L.append("        for (int p = 0, bi = bo; p < kc; p++, bi += NR) {")
     for v in range(NV):
         L.append(f"            FloatVector b{v} = FloatVector.fromArray(S, b, bi{'' if v == 0 else f' + {v * lanes}'});")
     for i in range(mr):
-        src = f"a[ai + {i}]" if kind == "p" else f"a[r{i} + p]"
-        if kind == "p" and i == 0:
-            src = "a[ai]"
+        if kind == "q":
+            src = "a[ai]" if i == 0 else f"a[ai + {i * ROW_STRIDE}]"
+        elif kind == "p":
+            src = "a[ai]" if i == 0 else f"a[ai + {i}]"
+        else:
+            src = f"a[r{i} + p]"
         L.append(f"            FloatVector a{i} = FloatVector.broadcast(S, {src});")
         for v in range(NV):
             L.append(f"            c{i}_{v} = a{i}.fma(b{v}, c{i}_{v});")
@@ -84,21 +97,22 @@ def family(suffix, species, lanes, max_mr):
     out.append(f"    private static final int NR = {nr};")
     out.append("")
     out.append(f"    MicroKernels{suffix}() {{")
-    out.append(f"        super(S, NR, {max_mr});")
+    out.append(f"        super(S, NR, {max_mr}, {ROW_STRIDE});")
     out.append("    }")
     out.append("")
-    for kind, stride in (("p", "as"), ("r", "lda")):
-        name = "packed" if kind == "p" else "rows"
+    for kind, name, stride in (("q", "rowPanel", None), ("p", "packed", "as"), ("r", "rows", "lda")):
+        sp = "" if stride is None else f" int {stride},"
+        sa = "" if stride is None else f" {stride},"
         out.append("    @Override")
-        out.append(f"    void {name}(int mr, float[] a, int ao, int {stride}, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
+        out.append(f"    void {name}(int mr, float[] a, int ao,{sp} float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
         out.append("        switch (mr) {")
         for mr in range(1, max_mr + 1):
-            out.append(f"            case {mr} -> {kind}{mr}(a, ao, {stride}, b, bo, kc, c, co, ldc, acc);")
+            out.append(f"            case {mr} -> {kind}{mr}(a, ao,{sa} b, bo, kc, c, co, ldc, acc);")
         out.append("            default -> throw new IllegalArgumentException(\"no kernel with \" + mr + \" rows\");")
         out.append("        }")
         out.append("    }")
         out.append("")
-    for kind in ("p", "r"):
+    for kind in ("q", "p", "r"):
         for mr in range(1, max_mr + 1):
             out.append(kernel(mr, lanes, kind))
             out.append("")

@@ -1,16 +1,20 @@
 package io.jdiffusion.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Single-precision matrix product on the Vector API: {@code C[M,N] (+)= A[M,K]·B[K,N] (+ bias)}, BLIS style.
  *
  * <p>Loops, per thread: column blocks of NC → depth blocks of KC (B block packed into [NC/nr][KC][nr]
- * panels) → row blocks of MC (A block packed into [MC/mr][KC][mr] panels, or read in place) → register
- * tiles of mr×nr computed by a {@link MicroKernels} kernel. The operands come from {@link ASource} and
- * {@link BSource}: they do the packing, so a stored F16 weight is converted to float32 block by block and
- * a convolution's im2col columns are gathered straight into the packed layout, never whole.
+ * panels) → row blocks of MC (A block packed as rows at a fixed stride, see {@link MicroKernels}) →
+ * register tiles of mr×nr computed by a {@link MicroKernels} kernel. The operands come from
+ * {@link ASource} and {@link BSource}: they do the packing, so a stored F16 weight is converted to float32
+ * block by block and a convolution's im2col columns are gathered straight into the packed layout, never
+ * whole.
  *
  * <p>The public entry points take B as {@code [N, K]} (torch's linear layout), so they compute
- * {@code A·Bᵀ}. Threads split the output along N or M, whichever duplicates less packing.
+ * {@code A·Bᵀ}. Threads split the output along N or M, whichever duplicates less packing work.
  */
 public final class Gemm {
     private Gemm() {
@@ -24,7 +28,7 @@ public final class Gemm {
     public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                             float[] bias, float[] c, int cOff, int ldc, boolean accumulate) {
         run(MicroKernels.PREFERRED, Blocking.DEFAULT, m, n, k, new RowMajorA(a, aOff, lda),
-                new RowsAsColumnsB(b, bOff, ldb), null, bias, c, cOff, ldc, accumulate);
+                new RowsAsColumnsB(b, bOff, ldb), null, bias, Out.rowMajor(c, cOff, ldc), accumulate);
     }
 
     /**
@@ -35,51 +39,78 @@ public final class Gemm {
                             float[] bias, float[] c, int cOff, int ldc, boolean accumulate) {
         if (w.numel() != (long) n * k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " is not " + n + "x" + k);
         run(MicroKernels.PREFERRED, Blocking.DEFAULT, m, n, k, new RowMajorA(a, aOff, lda),
-                new WeightRowsB(w, k), null, bias, c, cOff, ldc, accumulate);
+                new WeightRowsB(w, k), null, bias, Out.rowMajor(c, cOff, ldc), accumulate);
     }
 
-    /** Cache blocking: depth KC, rows MC, columns NC; {@code jrOuter}: sweep the A panels under one B panel. */
-    record Blocking(int kc, int mc, int nc, boolean jrOuter) {
-        static final Blocking DEFAULT = new Blocking(256, 960, 2048, true);
+    /**
+     * Where C lies: element (i, j) at {@code c[off + i·ldc + (j / group)·groupStride + j % group]}. Plain
+     * row-major C has one group; a batched convolution has one group of columns per image (its pixels), the
+     * images' outputs {@code groupStride} apart.
+     */
+    record Out(float[] c, int off, int ldc, int group, int groupStride) {
+        static Out rowMajor(float[] c, int off, int ldc) {
+            return new Out(c, off, ldc, Integer.MAX_VALUE, 0);
+        }
+
+        int offset(int i, int j) {
+            return off + i * ldc + (j / group) * groupStride + j % group;
+        }
     }
 
-    /** Rows of A in packed panels: rows [i0, i0+mc), depth [p0, p0+kc) → dst, panel q of mr rows at q·kc·mr, (i, p) at p·mr + i. */
+    /**
+     * Cache blocking: depth KC (at most the kernels' row stride), rows MC, columns NC. When a thread's rows
+     * fit one A block the loops keep each packed A block (MC×KC, in L2) across all columns, taken in B
+     * blocks of only {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC →
+     * depth → rows). {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels
+     * under one A panel).
+     */
+    record Blocking(int kc, int mc, int nc, int ncSmall, boolean jrOuter) {
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, true);
+    }
+
+    /**
+     * Rows of A for the kernels: rows [i0, i0+mc), depth [p0, p0+kc) → dst, row i at i·stride.
+     * {@link #cost()}: relative work per element packed (a plain copy is 1).
+     */
     interface ASource {
-        void pack(int i0, int mc, int p0, int kc, int mr, float[] dst, Work w);
+        void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w);
+
+        double cost();
     }
 
-    /** Columns of B in packed panels: columns [j0, j0+nc), depth [p0, p0+kc) → dst, panel q at q·kc·nr, (p, j) at p·nr + j, zero past nc. */
+    /**
+     * Columns of B in packed panels: columns [j0, j0+nc), depth [p0, p0+kc) → dst, panel q at q·kc·nr,
+     * (p, j) at p·nr + j, zero past nc. {@link #cost()}: relative work per element packed.
+     */
     interface BSource {
         void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w);
+
+        double cost();
     }
 
-    /** A float32 row-major A; read in place by the kernels unless its rows alias in the L1 cache. */
+    /** A float32 row-major A, row stride lda. */
     record RowMajorA(float[] a, int off, int lda) implements ASource {
-        /** Row strides of a multiple of 2 KiB map every row of a tile onto the same L1 sets: pack those. */
-        boolean inPlace() {
-            return lda % 512 != 0;
+        @Override
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w) {
+            for (int i = 0; i < mc; i++) System.arraycopy(a, off + (i0 + i) * lda + p0, dst, i * stride, kc);
         }
 
         @Override
-        public void pack(int i0, int mc, int p0, int kc, int mr, float[] dst, Work w) {
-            for (int i = 0; i < mc; i++) {
-                int src = off + (i0 + i) * lda + p0;
-                int d = (i / mr) * kc * mr + i % mr;
-                for (int p = 0; p < kc; p++, d += mr) dst[d] = a[src + p];
-            }
+        public double cost() {
+            return 1;
         }
     }
 
     /** A stored weight of M rows of K values as A (a convolution's [Cout, Cin·kh·kw]), converted while packing. */
     record WeightRowsA(Weight w, int k) implements ASource {
         @Override
-        public void pack(int i0, int mc, int p0, int kc, int mr, float[] dst, Work work) {
-            float[] row = work.row(kc);
-            for (int i = 0; i < mc; i++) {
-                w.read((long) (i0 + i) * k + p0, row, 0, kc);
-                int d = (i / mr) * kc * mr + i % mr;
-                for (int p = 0; p < kc; p++, d += mr) dst[d] = row[p];
-            }
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work work) {
+            for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, i * stride, kc);
+        }
+
+        @Override
+        public double cost() {
+            return 2;
         }
     }
 
@@ -93,6 +124,11 @@ public final class Gemm {
                 for (int p = 0; p < kc; p++, d += nr) dst[d] = b[src + p];
             }
             zeroPadColumns(nc, kc, nr, dst);
+        }
+
+        @Override
+        public double cost() {
+            return 8;
         }
     }
 
@@ -108,21 +144,10 @@ public final class Gemm {
             }
             zeroPadColumns(nc, kc, nr, dst);
         }
-    }
 
-    /** B row-major [K, N] with row stride ldb (a 1×1 convolution's input, [Cin, H·W]). */
-    record RowMajorB(float[] b, int off, int ldb) implements BSource {
         @Override
-        public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w) {
-            for (int jr = 0; jr < nc; jr += nr) {
-                int nn = Math.min(nr, nc - jr);
-                int d = jr * kc;
-                int src = off + p0 * ldb + j0 + jr;
-                for (int p = 0; p < kc; p++, d += nr, src += ldb) {
-                    System.arraycopy(b, src, dst, d, nn);
-                    for (int j = nn; j < nr; j++) dst[d + j] = 0f;
-                }
-            }
+        public double cost() {
+            return 10;
         }
     }
 
@@ -174,38 +199,36 @@ public final class Gemm {
      * The driver: C[m,n] (+)= A·B (+ rowBias[i]) (+ colBias[j]), split over the shared pool.
      */
     static void run(MicroKernels mk, Blocking blk, int m, int n, int k, ASource a, BSource b,
-                    float[] rowBias, float[] colBias, float[] c, int cOff, int ldc, boolean accumulate) {
+                    float[] rowBias, float[] colBias, Out out, boolean accumulate) {
         if (m <= 0 || n <= 0) return;
         if (k <= 0) {
             for (int i = 0; i < m; i++) {
                 for (int j = 0; j < n; j++) {
-                    int o = cOff + i * ldc + j;
-                    float v = (accumulate ? c[o] : 0f) + (rowBias == null ? 0f : rowBias[i]) + (colBias == null ? 0f : colBias[j]);
-                    c[o] = v;
+                    int o = out.offset(i, j);
+                    out.c[o] = (accumulate ? out.c[o] : 0f) + (rowBias == null ? 0f : rowBias[i]) + (colBias == null ? 0f : colBias[j]);
                 }
             }
             return;
         }
+        if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
         final int mr = mk.maxMr, nr = mk.nr;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
-        // Splitting N makes every thread pack all of A (nothing when A is read in place); splitting M makes
-        // every thread pack all of B: split the dimension whose other operand is cheaper to repeat.
-        boolean aFree = a instanceof RowMajorA ra && ra.inPlace();
-        boolean splitN = nPanels >= threads && (aFree || m <= n || mPanels < threads);
+        // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
+        boolean splitN = nPanels >= threads && (mPanels < threads || a.cost() * m <= b.cost() * n);
         int panels = splitN ? nPanels : mPanels;
         int parts = Math.max(1, Math.min(threads, panels));
         if (parts == 1) {
-            range(mk, blk, 0, m, 0, n, k, a, b, rowBias, colBias, c, cOff, ldc, accumulate);
+            range(mk, blk, 0, m, 0, n, k, a, b, rowBias, colBias, out, accumulate);
             return;
         }
         Parallel.forRange(parts, 1, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int from = (int) ((long) panels * p / parts), to = (int) ((long) panels * (p + 1) / parts);
                 if (splitN) {
-                    range(mk, blk, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, c, cOff, ldc, accumulate);
+                    range(mk, blk, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
                 } else {
-                    range(mk, blk, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, c, cOff, ldc, accumulate);
+                    range(mk, blk, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
                 }
             }
         });
@@ -213,83 +236,127 @@ public final class Gemm {
 
     /** C[m0:m1, n0:n1] on this thread. */
     static void range(MicroKernels mk, Blocking blk, int m0, int m1, int n0, int n1, int k, ASource a, BSource b,
-                      float[] rowBias, float[] colBias, float[] c, int cOff, int ldc, boolean accumulate) {
+                      float[] rowBias, float[] colBias, Out out, boolean accumulate) {
         final int mr = mk.maxMr, nr = mk.nr;
-        final int kcMax = blk.kc;
+        // equal depth blocks: a thin last block would cost a whole extra pass over C for little work
+        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
-        final int ncMax = Math.max(nr, blk.nc / nr * nr);
         Work w = work();
-        RowMajorA inPlace = a instanceof RowMajorA ra && ra.inPlace() ? ra : null;
-        for (int jc = n0; jc < n1; jc += ncMax) {
-            int nc = Math.min(ncMax, n1 - jc);
+        if (m1 - m0 <= mcMax) {
+            // every A block packed once and kept while small B blocks stream past it
+            final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
             for (int pc = 0; pc < k; pc += kcMax) {
                 int kc = Math.min(kcMax, k - pc);
-                float[] bp = w.bp(((nc + nr - 1) / nr) * nr * kc);
-                b.pack(jc, nc, pc, kc, nr, bp, w);
-                boolean acc = accumulate || pc > 0;
-                boolean last = pc + kc == k;
-                for (int ic = m0; ic < m1; ic += mcMax) {
-                    int mc = Math.min(mcMax, m1 - ic);
-                    float[] ap = null;
-                    if (inPlace == null) {
-                        ap = w.ap(((mc + mr - 1) / mr) * mr * kc);
-                        a.pack(ic, mc, pc, kc, mr, ap, w);
-                    }
-                    if (blk.jrOuter) {
-                        for (int jr = 0; jr < nc; jr += nr) {
-                            for (int ir = 0; ir < mc; ir += mr) {
-                                tile(mk, w, inPlace, ap, ic, ir, mc, jc, jr, nc, pc, kc, bp, c, cOff, ldc, acc, last, rowBias, colBias);
-                            }
-                        }
-                    } else {
-                        for (int ir = 0; ir < mc; ir += mr) {
-                            for (int jr = 0; jr < nc; jr += nr) {
-                                tile(mk, w, inPlace, ap, ic, ir, mc, jc, jr, nc, pc, kc, bp, c, cOff, ldc, acc, last, rowBias, colBias);
-                            }
-                        }
+                float[] ap = packA(mk, w, a, m0, m1 - m0, pc, kc);
+                for (int jc = n0; jc < n1; jc += ncMax) {
+                    int nc = Math.min(ncMax, n1 - jc);
+                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                    macro(mk, blk, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                }
+            }
+        } else {
+            final int ncMax = Math.max(nr, blk.nc / nr * nr);
+            for (int jc = n0; jc < n1; jc += ncMax) {
+                int nc = Math.min(ncMax, n1 - jc);
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    int kc = Math.min(kcMax, k - pc);
+                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                    for (int ic = m0; ic < m1; ic += mcMax) {
+                        int mc = Math.min(mcMax, m1 - ic);
+                        float[] ap = packA(mk, w, a, ic, mc, pc, kc);
+                        macro(mk, blk, w, ap, ic, mc, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
                     }
                 }
             }
         }
     }
 
-    /** One register tile: rows ic+ir.., columns jc+jr.. of C. */
-    private static void tile(MicroKernels mk, Work w, RowMajorA inPlace, float[] ap, int ic, int ir, int mc,
-                             int jc, int jr, int nc, int pc, int kc, float[] bp, float[] c, int cOff, int ldc,
-                             boolean acc, boolean last, float[] rowBias, float[] colBias) {
+    private static float[] packA(MicroKernels mk, Work w, ASource a, int ic, int mc, int pc, int kc) {
+        int stride = mk.rowStride;
+        int rowsPadded = (mc + mk.maxMr - 1) / mk.maxMr * mk.maxMr;
+        float[] ap = w.ap(rowsPadded * stride);
+        a.pack(ic, mc, pc, kc, ap, stride, w);
+        // the rows past mc of a ragged last panel are computed and thrown away: zeros, not stale values
+        for (int i = mc; i < rowsPadded; i++) java.util.Arrays.fill(ap, i * stride, i * stride + kc, 0f);
+        return ap;
+    }
+
+    private static float[] packB(MicroKernels mk, Work w, BSource b, int jc, int nc, int pc, int kc) {
+        int nr = mk.nr;
+        float[] bp = w.bp(((nc + nr - 1) / nr) * nr * kc);
+        b.pack(jc, nc, pc, kc, nr, bp, w);
+        return bp;
+    }
+
+    /** C[ic.., jc..] (+)= the packed A block (mc rows) times the packed B block (nc columns), depth block at pc. */
+    private static void macro(MicroKernels mk, Blocking blk, Work w, float[] ap, int ic, int mc, float[] bp, int jc, int nc,
+                              int pc, int kc, int k, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
         final int mr = mk.maxMr, nr = mk.nr;
-        int mm = Math.min(mr, mc - ir), nn = Math.min(nr, nc - jr);
-        int bo = jr * kc;
-        int co = cOff + (ic + ir) * ldc + jc + jr;
-        if (nn == nr) {
-            if (inPlace != null) {
-                mk.rows(mm, inPlace.a(), inPlace.off() + (ic + ir) * inPlace.lda() + pc, inPlace.lda(), bp, bo, kc, c, co, ldc, acc);
-            } else {
-                mk.packed(mm, ap, ir * kc, mr, bp, bo, kc, c, co, ldc, acc);
+        boolean acc = accumulate || pc > 0;
+        boolean last = pc + kc == k;
+        if (blk.jrOuter) {
+            for (int jr = 0; jr < nc; jr += nr) {
+                for (int ir = 0; ir < mc; ir += mr) {
+                    tile(mk, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                }
             }
         } else {
-            // the last columns: a full-width tile into scratch, then the valid part into C
-            float[] t = w.tile(mr * nr);
-            if (inPlace != null) {
-                mk.rows(mm, inPlace.a(), inPlace.off() + (ic + ir) * inPlace.lda() + pc, inPlace.lda(), bp, bo, kc, t, 0, nr, false);
-            } else {
-                mk.packed(mm, ap, ir * kc, mr, bp, bo, kc, t, 0, nr, false);
-            }
-            for (int i = 0; i < mm; i++) {
-                int cr = co + i * ldc;
-                for (int j = 0; j < nn; j++) c[cr + j] = acc ? c[cr + j] + t[i * nr + j] : t[i * nr + j];
+            for (int ir = 0; ir < mc; ir += mr) {
+                for (int jr = 0; jr < nc; jr += nr) {
+                    tile(mk, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                }
             }
         }
-        if (last && (rowBias != null || colBias != null)) {
-            for (int i = 0; i < mm; i++) {
-                int cr = co + i * ldc;
-                float rb = rowBias == null ? 0f : rowBias[ic + ir + i];
-                if (colBias == null) {
-                    for (int j = 0; j < nn; j++) c[cr + j] += rb;
-                } else {
-                    int cb = jc + jr;
-                    for (int j = 0; j < nn; j++) c[cr + j] += rb + colBias[cb + j];
+    }
+
+    /**
+     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the widest kernel (rowPanel with maxMr
+     * rows): a ragged tile at the bottom or right edge is computed whole into scratch and its valid part
+     * copied. Kernels of other heights would be rarely called, and a rarely called Vector API method runs
+     * in the interpreter or C1 (some 50× slower) long before C2 compiles it.
+     */
+    private static void tile(MicroKernels mk, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
+                             float[] bp, Out out, boolean acc, boolean last, float[] rowBias, float[] colBias) {
+        final int mr = mk.maxMr, nr = mk.nr;
+        int mm = Math.min(mr, mc - ir), nn = Math.min(nr, nc - jr);
+        int ao = ir * mk.rowStride, bo = jr * kc;
+        int i0 = ic + ir, j0 = jc + jr;
+        float[] c = out.c;
+        int ldc = out.ldc;
+        boolean oneGroup = j0 / out.group == (j0 + nn - 1) / out.group;
+        if (nn == nr && mm == mr && oneGroup) {
+            int co = out.offset(i0, j0);
+            mk.rowPanel(mr, ap, ao, bp, bo, kc, c, co, ldc, acc);
+            if (last && (rowBias != null || colBias != null)) addBias(mk, c, co, ldc, mr, rowBias, i0, colBias, j0);
+        } else {
+            float[] t = w.tile(mr * nr);
+            mk.rowPanel(mr, ap, ao, bp, bo, kc, t, 0, nr, false);
+            if (last && (rowBias != null || colBias != null)) addBias(mk, t, 0, nr, mm, rowBias, i0, colBias, j0);
+            for (int j = 0; j < nn; ) {
+                // a run of columns within one group is contiguous in C
+                int run = Math.min(nn - j, out.group - (j0 + j) % out.group);
+                int co = out.offset(i0, j0 + j);
+                for (int i = 0; i < mm; i++) {
+                    int cr = co + i * ldc, tr = i * nr + j;
+                    for (int q = 0; q < run; q++) c[cr + q] = acc ? c[cr + q] + t[tr + q] : t[tr + q];
                 }
+                j += run;
+            }
+        }
+    }
+
+    /** Adds rowBias[i0 + i] and colBias[j0 + j] to a full-width tile of rows rows at c[co + i·ldc + j]. */
+    private static void addBias(MicroKernels mk, float[] c, int co, int ldc, int rows, float[] rowBias, int i0, float[] colBias, int j0) {
+        VectorSpecies<Float> s = mk.species;
+        int lanes = s.length();
+        for (int v = 0; v < mk.nr; v += lanes) {
+            // colBias may end within this tile: read it masked
+            FloatVector cb = colBias == null ? FloatVector.zero(s)
+                    : FloatVector.fromArray(s, colBias, j0 + v, s.indexInRange(j0 + v, colBias.length));
+            for (int i = 0; i < rows; i++) {
+                FloatVector add = rowBias == null ? cb : cb.add(rowBias[i0 + i]);
+                int o = co + i * ldc + v;
+                FloatVector.fromArray(s, c, o).add(add).intoArray(c, o);
             }
         }
     }

@@ -10,7 +10,20 @@ final class MicroKernels256 extends MicroKernels {
     private static final int NR = 16;
 
     MicroKernels256() {
-        super(S, NR, 6);
+        super(S, NR, 6, 400);
+    }
+
+    @Override
+    void rowPanel(int mr, float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        switch (mr) {
+            case 1 -> q1(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 2 -> q2(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 3 -> q3(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 4 -> q4(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 5 -> q5(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 6 -> q6(a, ao, b, bo, kc, c, co, ldc, acc);
+            default -> throw new IllegalArgumentException("no kernel with " + mr + " rows");
+        }
     }
 
     @Override
@@ -37,6 +50,240 @@ final class MicroKernels256 extends MicroKernels {
             case 6 -> r6(a, ao, lda, b, bo, kc, c, co, ldc, acc);
             default -> throw new IllegalArgumentException("no kernel with " + mr + " rows");
         }
+    }
+
+    /** C[1x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q1(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+    }
+
+    /** C[2x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q2(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 8);
+    }
+
+    /** C[3x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q3(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 8));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 8);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 8);
+    }
+
+    /** C[4x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q4(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 8));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 8));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 8);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 8);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 8);
+    }
+
+    /** C[5x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q5(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 8));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 8));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 8));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 8);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 8);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 8);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 8);
+    }
+
+    /** C[6x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q6(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 8);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 8));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 8));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 8));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 8));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 8));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 8));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 8);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 8);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 8);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 8);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 8);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 8);
     }
 
     /** C[1x16] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */

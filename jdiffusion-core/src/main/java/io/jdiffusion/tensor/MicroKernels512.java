@@ -10,7 +10,28 @@ final class MicroKernels512 extends MicroKernels {
     private static final int NR = 32;
 
     MicroKernels512() {
-        super(S, NR, 14);
+        super(S, NR, 14, 400);
+    }
+
+    @Override
+    void rowPanel(int mr, float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        switch (mr) {
+            case 1 -> q1(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 2 -> q2(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 3 -> q3(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 4 -> q4(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 5 -> q5(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 6 -> q6(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 7 -> q7(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 8 -> q8(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 9 -> q9(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 10 -> q10(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 11 -> q11(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 12 -> q12(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 13 -> q13(a, ao, b, bo, kc, c, co, ldc, acc);
+            case 14 -> q14(a, ao, b, bo, kc, c, co, ldc, acc);
+            default -> throw new IllegalArgumentException("no kernel with " + mr + " rows");
+        }
     }
 
     @Override
@@ -53,6 +74,1000 @@ final class MicroKernels512 extends MicroKernels {
             case 14 -> r14(a, ao, lda, b, bo, kc, c, co, ldc, acc);
             default -> throw new IllegalArgumentException("no kernel with " + mr + " rows");
         }
+    }
+
+    /** C[1x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q1(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+    }
+
+    /** C[2x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q2(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+    }
+
+    /** C[3x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q3(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+    }
+
+    /** C[4x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q4(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+    }
+
+    /** C[5x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q5(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+    }
+
+    /** C[6x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q6(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+    }
+
+    /** C[7x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q7(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+    }
+
+    /** C[8x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q8(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+    }
+
+    /** C[9x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q9(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+    }
+
+    /** C[10x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q10(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, a[ai + 3600]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+    }
+
+    /** C[11x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q11(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, a[ai + 3600]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 4000]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+    }
+
+    /** C[12x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q12(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, a[ai + 3600]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 4000]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 4400]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+    }
+
+    /** C[13x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q13(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, a[ai + 3600]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 4000]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 4400]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 4800]);
+            c12_0 = a12.fma(b0, c12_0);
+            c12_1 = a12.fma(b1, c12_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
+    }
+
+    /** C[14x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
+    static void q14(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        final FloatVector zero = FloatVector.zero(S);
+        FloatVector c0_0 = zero, c0_1 = zero;
+        FloatVector c1_0 = zero, c1_1 = zero;
+        FloatVector c2_0 = zero, c2_1 = zero;
+        FloatVector c3_0 = zero, c3_1 = zero;
+        FloatVector c4_0 = zero, c4_1 = zero;
+        FloatVector c5_0 = zero, c5_1 = zero;
+        FloatVector c6_0 = zero, c6_1 = zero;
+        FloatVector c7_0 = zero, c7_1 = zero;
+        FloatVector c8_0 = zero, c8_1 = zero;
+        FloatVector c9_0 = zero, c9_1 = zero;
+        FloatVector c10_0 = zero, c10_1 = zero;
+        FloatVector c11_0 = zero, c11_1 = zero;
+        FloatVector c12_0 = zero, c12_1 = zero;
+        FloatVector c13_0 = zero, c13_1 = zero;
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bi);
+            FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
+            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a0.fma(b0, c0_0);
+            c0_1 = a0.fma(b1, c0_1);
+            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a1.fma(b0, c1_0);
+            c1_1 = a1.fma(b1, c1_1);
+            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a2.fma(b0, c2_0);
+            c2_1 = a2.fma(b1, c2_1);
+            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a3.fma(b0, c3_0);
+            c3_1 = a3.fma(b1, c3_1);
+            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a4.fma(b0, c4_0);
+            c4_1 = a4.fma(b1, c4_1);
+            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a5.fma(b0, c5_0);
+            c5_1 = a5.fma(b1, c5_1);
+            FloatVector a6 = FloatVector.broadcast(S, a[ai + 2400]);
+            c6_0 = a6.fma(b0, c6_0);
+            c6_1 = a6.fma(b1, c6_1);
+            FloatVector a7 = FloatVector.broadcast(S, a[ai + 2800]);
+            c7_0 = a7.fma(b0, c7_0);
+            c7_1 = a7.fma(b1, c7_1);
+            FloatVector a8 = FloatVector.broadcast(S, a[ai + 3200]);
+            c8_0 = a8.fma(b0, c8_0);
+            c8_1 = a8.fma(b1, c8_1);
+            FloatVector a9 = FloatVector.broadcast(S, a[ai + 3600]);
+            c9_0 = a9.fma(b0, c9_0);
+            c9_1 = a9.fma(b1, c9_1);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 4000]);
+            c10_0 = a10.fma(b0, c10_0);
+            c10_1 = a10.fma(b1, c10_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 4400]);
+            c11_0 = a11.fma(b0, c11_0);
+            c11_1 = a11.fma(b1, c11_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 4800]);
+            c12_0 = a12.fma(b0, c12_0);
+            c12_1 = a12.fma(b1, c12_1);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + 5200]);
+            c13_0 = a13.fma(b0, c13_0);
+            c13_1 = a13.fma(b1, c13_1);
+        }
+        if (acc) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, co + 16));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, co + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, co + ldc + 16));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, co + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, co + 2 * ldc + 16));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, co + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, co + 3 * ldc + 16));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, co + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, co + 4 * ldc + 16));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, co + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, co + 5 * ldc + 16));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, co + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, co + 6 * ldc + 16));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, co + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, co + 7 * ldc + 16));
+            c8_0 = c8_0.add(FloatVector.fromArray(S, c, co + 8 * ldc));
+            c8_1 = c8_1.add(FloatVector.fromArray(S, c, co + 8 * ldc + 16));
+            c9_0 = c9_0.add(FloatVector.fromArray(S, c, co + 9 * ldc));
+            c9_1 = c9_1.add(FloatVector.fromArray(S, c, co + 9 * ldc + 16));
+            c10_0 = c10_0.add(FloatVector.fromArray(S, c, co + 10 * ldc));
+            c10_1 = c10_1.add(FloatVector.fromArray(S, c, co + 10 * ldc + 16));
+            c11_0 = c11_0.add(FloatVector.fromArray(S, c, co + 11 * ldc));
+            c11_1 = c11_1.add(FloatVector.fromArray(S, c, co + 11 * ldc + 16));
+            c12_0 = c12_0.add(FloatVector.fromArray(S, c, co + 12 * ldc));
+            c12_1 = c12_1.add(FloatVector.fromArray(S, c, co + 12 * ldc + 16));
+            c13_0 = c13_0.add(FloatVector.fromArray(S, c, co + 13 * ldc));
+            c13_1 = c13_1.add(FloatVector.fromArray(S, c, co + 13 * ldc + 16));
+        }
+        c0_0.intoArray(c, co);
+        c0_1.intoArray(c, co + 16);
+        c1_0.intoArray(c, co + ldc);
+        c1_1.intoArray(c, co + ldc + 16);
+        c2_0.intoArray(c, co + 2 * ldc);
+        c2_1.intoArray(c, co + 2 * ldc + 16);
+        c3_0.intoArray(c, co + 3 * ldc);
+        c3_1.intoArray(c, co + 3 * ldc + 16);
+        c4_0.intoArray(c, co + 4 * ldc);
+        c4_1.intoArray(c, co + 4 * ldc + 16);
+        c5_0.intoArray(c, co + 5 * ldc);
+        c5_1.intoArray(c, co + 5 * ldc + 16);
+        c6_0.intoArray(c, co + 6 * ldc);
+        c6_1.intoArray(c, co + 6 * ldc + 16);
+        c7_0.intoArray(c, co + 7 * ldc);
+        c7_1.intoArray(c, co + 7 * ldc + 16);
+        c8_0.intoArray(c, co + 8 * ldc);
+        c8_1.intoArray(c, co + 8 * ldc + 16);
+        c9_0.intoArray(c, co + 9 * ldc);
+        c9_1.intoArray(c, co + 9 * ldc + 16);
+        c10_0.intoArray(c, co + 10 * ldc);
+        c10_1.intoArray(c, co + 10 * ldc + 16);
+        c11_0.intoArray(c, co + 11 * ldc);
+        c11_1.intoArray(c, co + 11 * ldc + 16);
+        c12_0.intoArray(c, co + 12 * ldc);
+        c12_1.intoArray(c, co + 12 * ldc + 16);
+        c13_0.intoArray(c, co + 13 * ldc);
+        c13_1.intoArray(c, co + 13 * ldc + 16);
     }
 
     /** C[1x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */

@@ -68,28 +68,31 @@ class GemmTest {
     }
 
     /**
-     * Every kernel family (whatever this CPU prefers) and both loop orders, with small blocks so that every
-     * edge of every loop runs: partial blocks in K, M and N, ragged tiles, A packed and read in place.
+     * Every kernel family (whatever this CPU prefers) and every loop order, with small blocks so that every
+     * edge of every loop runs: partial blocks in K, M and N, ragged tiles, strided rows of A.
      */
     @Test
     void everyKernelFamilyAndBlockingAgrees() {
         Random32 r = new Random32(4);
         for (int bits : new int[]{512, 256, 128}) {
             MicroKernels mk = MicroKernels.forBits(bits);
-            for (boolean jrOuter : new boolean[]{true, false}) {
-                Gemm.Blocking blk = new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, jrOuter);
+            // rows in several A blocks (BLIS's loop order) or in one (A kept, small B blocks), both sweep orders
+            for (Gemm.Blocking blk : new Gemm.Blocking[]{
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, true),
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, false),
+                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, true)}) {
                 for (int[] s : SIZES) {
                     int m = s[0], k = s[1], n = s[2];
                     float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n);
                     float[] expected = reference(m, n, k, a, b, colBias, null);
                     for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expected[i * n + j] += rowBias[i];
-                    for (int lda : new int[]{k, 512}) { // 512: rows that alias in L1 are packed rather than read in place
+                    for (int lda : new int[]{k, 512}) {
                         if (lda < k) continue;
                         float[] aStrided = new float[m * lda];
                         for (int i = 0; i < m; i++) System.arraycopy(a, i * k, aStrided, i * lda, k);
                         float[] c = new float[m * n];
                         Gemm.run(mk, blk, m, n, k, new Gemm.RowMajorA(aStrided, 0, lda), new Gemm.RowsAsColumnsB(b, 0, k),
-                                rowBias, colBias, c, 0, n, false);
+                                rowBias, colBias, Gemm.Out.rowMajor(c, 0, n), false);
                         Random32.assertClose(c, expected, 1e-6);
                     }
                 }

@@ -11,15 +11,19 @@ import java.util.function.Supplier;
  * on an otherwise idle machine, e.g. from the repository root after {@code ./mvnw -pl jdiffusion-core test-compile}:
  * <pre>
  * java --add-modules jdk.incubator.vector -cp jdiffusion-core/target/classes:jdiffusion-core/target/test-classes \
- *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [name ...]
+ *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
- * Names: conv320, conv640, conv1280, conv1280x8, conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
+ * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tune-gemm, tune-conv, tune-attn (the tune-* runs
- * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s.
+ * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
+ * times are the best of the repetitions (--cpu: of the main thread's CPU time, for single-thread tuning on a
+ * busy machine).
  */
 public final class KernelBench {
     private static int reps = 5;
     private static boolean naive = false;
+    /** Time by the calling thread's CPU time (meaningful with --threads 1 only: then all work runs on it). */
+    private static boolean cpuTime = false;
 
     public static void main(String[] args) {
         List<String> names = new ArrayList<>();
@@ -27,12 +31,13 @@ public final class KernelBench {
             switch (args[i]) {
                 case "--naive" -> naive = true;
                 case "--threads" -> Parallel.setThreads(Integer.parseInt(args[++i]));
+                case "--cpu" -> cpuTime = true;
                 case "--reps" -> reps = Integer.parseInt(args[++i]);
                 default -> names.add(args[i]);
             }
         }
         if (names.isEmpty()) {
-            names = List.of("conv320", "conv640", "conv1280", "conv1280x8", "conv1x1", "convDown", "linear",
+            names = List.of("conv320", "conv640", "conv1280", "conv1280x8", "conv1280b2", "conv1280x8b2", "conv1x1", "convDown", "linear",
                     "linearK1280", "ffOut", "qkv77", "attnSelf", "attnCross", "groupNorm", "layerNorm", "geglu");
         }
         System.out.printf(Locale.ROOT, "threads %d, kernels %d-bit (%s), reps %d%n", Parallel.threads(),
@@ -44,12 +49,14 @@ public final class KernelBench {
 
     private static void run(String name) {
         switch (name) {
-            case "conv320" -> conv(name, 320, 320, 64, 3, 1, 1);
-            case "conv640" -> conv(name, 640, 640, 32, 3, 1, 1);
-            case "conv1280" -> conv(name, 1280, 1280, 16, 3, 1, 1);
-            case "conv1280x8" -> conv(name, 1280, 1280, 8, 3, 1, 1);
-            case "conv1x1" -> conv(name, 640, 320, 64, 1, 1, 0);
-            case "convDown" -> conv(name, 320, 320, 64, 3, 2, 1);
+            case "conv320" -> conv(name, 1, 320, 320, 64, 3, 1, 1);
+            case "conv640" -> conv(name, 1, 640, 640, 32, 3, 1, 1);
+            case "conv1280" -> conv(name, 1, 1280, 1280, 16, 3, 1, 1);
+            case "conv1280x8" -> conv(name, 1, 1280, 1280, 8, 3, 1, 1);
+            case "conv1280b2" -> conv(name, 2, 1280, 1280, 16, 3, 1, 1);
+            case "conv1280x8b2" -> conv(name, 2, 1280, 1280, 8, 3, 1, 1);
+            case "conv1x1" -> conv(name, 1, 640, 320, 64, 1, 1, 0);
+            case "convDown" -> conv(name, 1, 320, 320, 64, 3, 2, 1);
             case "linear" -> linear(name, 8192, 320, 960);
             case "linearK1280" -> linear(name, 512, 1280, 1280);
             case "ffOut" -> linear(name, 8192, 1280, 320);
@@ -81,12 +88,12 @@ public final class KernelBench {
         }
     }
 
-    private static void conv(String name, int cin, int cout, int size, int k, int stride, int pad) {
-        Tensor x = R.tensor(1, cin, size, size);
+    private static void conv(String name, int batch, int cin, int cout, int size, int k, int stride, int pad) {
+        Tensor x = R.tensor(batch, cin, size, size);
         Weight w = R.weight(DType.F16, "w", cout, cin, k, k), b = R.weight(DType.F16, "b", cout);
         int out = (size + 2 * pad - k) / stride + 1;
-        double flops = 2.0 * cout * cin * k * k * out * out;
-        report(name + String.format(Locale.ROOT, " %dx%d %d²→%d² k%d s%d (M%d K%d N%d)", cin, cout, size, out, k, stride, cout, cin * k * k, out * out),
+        double flops = 2.0 * batch * cout * cin * k * k * out * out;
+        report(name + String.format(Locale.ROOT, " b%d %dx%d %d²→%d² k%d s%d (M%d K%d N%d)", batch, cin, cout, size, out, k, stride, cout, cin * k * k, batch * out * out),
                 flops, () -> Ops.conv2d(x, w, b, stride, pad), () -> NaiveOps.conv2d(x, w, b, stride, pad));
     }
 
@@ -125,21 +132,28 @@ public final class KernelBench {
         System.out.println(line);
     }
 
-    /** Median seconds of n runs after warm-up runs (a cold JIT needs a few large calls). */
+    /**
+     * Best seconds of n runs after warm-up runs (a cold JIT needs a few large calls). The best rather than
+     * the median: on a shared machine the other processes only ever add time.
+     */
     private static double time(Supplier<?> f, int n) {
         for (int i = 0; i < (n == 1 ? 1 : 3); i++) f.get();
         double[] t = new double[n];
         for (int i = 0; i < n; i++) {
-            long t0 = System.nanoTime();
+            long t0 = now();
             f.get();
-            t[i] = (System.nanoTime() - t0) / 1e9;
+            t[i] = (now() - t0) / 1e9;
         }
         Arrays.sort(t);
-        return t[n / 2];
+        return t[0];
+    }
+
+    private static long now() {
+        return cpuTime ? java.lang.management.ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime() : System.nanoTime();
     }
 
     private static void tuneGemm() {
-        int[][] shapes = {{8192, 320, 960}, {8192, 1280, 320}, {4096, 640, 640}, {154, 768, 320}};
+        int[][] shapes = {{8192, 320, 960}, {8192, 1280, 320}, {154, 768, 320}};
         for (int[] s : shapes) {
             int m = s[0], k = s[1], n = s[2];
             float[] a = R.floats(m * k);
@@ -148,7 +162,7 @@ public final class KernelBench {
             for (Gemm.Blocking blk : blockings()) {
                 report(String.format(Locale.ROOT, "gemm M%d K%d N%d %s", m, k, n, blk), 2.0 * m * n * k,
                         () -> {
-                            Gemm.run(MicroKernels.PREFERRED, blk, m, n, k, new Gemm.RowMajorA(a, 0, k), new Gemm.WeightRowsB(w, k), null, null, c, 0, n, false);
+                            Gemm.run(MicroKernels.PREFERRED, blk, m, n, k, new Gemm.RowMajorA(a, 0, k), new Gemm.WeightRowsB(w, k), null, null, Gemm.Out.rowMajor(c, 0, n), false);
                             return c;
                         }, null);
             }
@@ -156,7 +170,7 @@ public final class KernelBench {
     }
 
     private static void tuneConv() {
-        int[][] shapes = {{320, 64}, {640, 32}, {1280, 16}};
+        int[][] shapes = {{320, 64}, {1280, 16}};
         for (int[] s : shapes) {
             int ch = s[0], size = s[1];
             Tensor x = R.tensor(1, ch, size, size);
@@ -170,9 +184,9 @@ public final class KernelBench {
 
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
-        for (int kc : new int[]{192, 256, 384}) {
-            for (int nc : new int[]{512, 2048}) {
-                for (boolean jr : new boolean[]{true, false}) list.add(new Gemm.Blocking(kc, 960, nc, jr));
+        for (int kc : new int[]{256, 384}) {
+            for (int ncSmall : new int[]{128, 512}) {
+                for (boolean jr : new boolean[]{true, false}) list.add(new Gemm.Blocking(kc, 960, 2048, ncSmall, jr));
             }
         }
         return list;
