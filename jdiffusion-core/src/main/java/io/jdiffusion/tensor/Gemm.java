@@ -65,7 +65,7 @@ public final class Gemm {
      * under one A panel).
      */
     record Blocking(int kc, int mc, int nc, int ncSmall, boolean jrOuter) {
-        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, true);
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, false);
     }
 
     /**
@@ -345,18 +345,28 @@ public final class Gemm {
         }
     }
 
+    /** Vector species for the bias; a compile-time constant, as the Vector API needs to be fast. */
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
     /** Adds rowBias[i0 + i] and colBias[j0 + j] to a full-width tile of rows rows at c[co + i·ldc + j]. */
     private static void addBias(MicroKernels mk, float[] c, int co, int ldc, int rows, float[] rowBias, int i0, float[] colBias, int j0) {
-        VectorSpecies<Float> s = mk.species;
-        int lanes = s.length();
+        int lanes = S.length();
+        if (mk.nr % lanes != 0) { // a kernel family narrower than the preferred vectors (tests)
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < mk.nr; j++) {
+                    c[co + i * ldc + j] += (rowBias == null ? 0f : rowBias[i0 + i]) + (colBias == null || j0 + j >= colBias.length ? 0f : colBias[j0 + j]);
+                }
+            }
+            return;
+        }
         for (int v = 0; v < mk.nr; v += lanes) {
             // colBias may end within this tile: read it masked
-            FloatVector cb = colBias == null ? FloatVector.zero(s)
-                    : FloatVector.fromArray(s, colBias, j0 + v, s.indexInRange(j0 + v, colBias.length));
+            FloatVector cb = colBias == null ? FloatVector.zero(S)
+                    : FloatVector.fromArray(S, colBias, j0 + v, S.indexInRange(j0 + v, colBias.length));
             for (int i = 0; i < rows; i++) {
                 FloatVector add = rowBias == null ? cb : cb.add(rowBias[i0 + i]);
                 int o = co + i * ldc + v;
-                FloatVector.fromArray(s, c, o).add(add).intoArray(c, o);
+                FloatVector.fromArray(S, c, o).add(add).intoArray(c, o);
             }
         }
     }
