@@ -211,7 +211,8 @@ public final class Gemm {
             return;
         }
         if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
-        final int mr = mk.maxMr, nr = mk.nr;
+        // tiles of maxMr rows; fewer when A has fewer rows (a convolution to 3 or 4 channels)
+        final int mr = Math.min(mk.maxMr, m), nr = mk.nr;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
         // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
@@ -219,25 +220,25 @@ public final class Gemm {
         int panels = splitN ? nPanels : mPanels;
         int parts = Math.max(1, Math.min(threads, panels));
         if (parts == 1) {
-            range(mk, blk, 0, m, 0, n, k, a, b, rowBias, colBias, out, accumulate);
+            range(mk, blk, mr, 0, m, 0, n, k, a, b, rowBias, colBias, out, accumulate);
             return;
         }
         Parallel.forRange(parts, 1, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int from = (int) ((long) panels * p / parts), to = (int) ((long) panels * (p + 1) / parts);
                 if (splitN) {
-                    range(mk, blk, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
+                    range(mk, blk, mr, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
                 } else {
-                    range(mk, blk, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
+                    range(mk, blk, mr, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
                 }
             }
         });
     }
 
-    /** C[m0:m1, n0:n1] on this thread. */
-    static void range(MicroKernels mk, Blocking blk, int m0, int m1, int n0, int n1, int k, ASource a, BSource b,
+    /** C[m0:m1, n0:n1] on this thread, in tiles of mr rows. */
+    static void range(MicroKernels mk, Blocking blk, int mr, int m0, int m1, int n0, int n1, int k, ASource a, BSource b,
                       float[] rowBias, float[] colBias, Out out, boolean accumulate) {
-        final int mr = mk.maxMr, nr = mk.nr;
+        final int nr = mk.nr;
         // equal depth blocks: a thin last block would cost a whole extra pass over C for little work
         final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
@@ -247,11 +248,11 @@ public final class Gemm {
             final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
             for (int pc = 0; pc < k; pc += kcMax) {
                 int kc = Math.min(kcMax, k - pc);
-                float[] ap = packA(mk, w, a, m0, m1 - m0, pc, kc);
+                float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
                 for (int jc = n0; jc < n1; jc += ncMax) {
                     int nc = Math.min(ncMax, n1 - jc);
                     float[] bp = packB(mk, w, b, jc, nc, pc, kc);
-                    macro(mk, blk, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                    macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
                 }
             }
         } else {
@@ -263,17 +264,17 @@ public final class Gemm {
                     float[] bp = packB(mk, w, b, jc, nc, pc, kc);
                     for (int ic = m0; ic < m1; ic += mcMax) {
                         int mc = Math.min(mcMax, m1 - ic);
-                        float[] ap = packA(mk, w, a, ic, mc, pc, kc);
-                        macro(mk, blk, w, ap, ic, mc, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                        float[] ap = packA(mk, w, a, mr, ic, mc, pc, kc);
+                        macro(mk, blk, mr, w, ap, ic, mc, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
                     }
                 }
             }
         }
     }
 
-    private static float[] packA(MicroKernels mk, Work w, ASource a, int ic, int mc, int pc, int kc) {
+    private static float[] packA(MicroKernels mk, Work w, ASource a, int mr, int ic, int mc, int pc, int kc) {
         int stride = mk.rowStride;
-        int rowsPadded = (mc + mk.maxMr - 1) / mk.maxMr * mk.maxMr;
+        int rowsPadded = (mc + mr - 1) / mr * mr;
         float[] ap = w.ap(rowsPadded * stride);
         a.pack(ic, mc, pc, kc, ap, stride, w);
         // the rows past mc of a ragged last panel are computed and thrown away: zeros, not stale values
@@ -289,35 +290,35 @@ public final class Gemm {
     }
 
     /** C[ic.., jc..] (+)= the packed A block (mc rows) times the packed B block (nc columns), depth block at pc. */
-    private static void macro(MicroKernels mk, Blocking blk, Work w, float[] ap, int ic, int mc, float[] bp, int jc, int nc,
+    private static void macro(MicroKernels mk, Blocking blk, int mr, Work w, float[] ap, int ic, int mc, float[] bp, int jc, int nc,
                               int pc, int kc, int k, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
-        final int mr = mk.maxMr, nr = mk.nr;
+        final int nr = mk.nr;
         boolean acc = accumulate || pc > 0;
         boolean last = pc + kc == k;
         if (blk.jrOuter) {
             for (int jr = 0; jr < nc; jr += nr) {
                 for (int ir = 0; ir < mc; ir += mr) {
-                    tile(mk, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
                 }
             }
         } else {
             for (int ir = 0; ir < mc; ir += mr) {
                 for (int jr = 0; jr < nc; jr += nr) {
-                    tile(mk, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
                 }
             }
         }
     }
 
     /**
-     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the widest kernel (rowPanel with maxMr
-     * rows): a ragged tile at the bottom or right edge is computed whole into scratch and its valid part
-     * copied. Kernels of other heights would be rarely called, and a rarely called Vector API method runs
+     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the same kernel (mr rows, the most the
+     * registers hold unless A has fewer rows): a ragged tile at the bottom or right edge is computed whole
+     * into scratch and its valid part copied. Kernels of other heights would be rarely called, and a rarely called Vector API method runs
      * in the interpreter or C1 (some 50× slower) long before C2 compiles it.
      */
-    private static void tile(MicroKernels mk, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
+    private static void tile(MicroKernels mk, int mr, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
                              float[] bp, Out out, boolean acc, boolean last, float[] rowBias, float[] colBias) {
-        final int mr = mk.maxMr, nr = mk.nr;
+        final int nr = mk.nr;
         int mm = Math.min(mr, mc - ir), nn = Math.min(nr, nc - jr);
         int ao = ir * mk.rowStride, bo = jr * kc;
         int i0 = ic + ir, j0 = jc + jr;

@@ -153,7 +153,7 @@ public final class KernelBench {
     }
 
     private static void tuneGemm() {
-        int[][] shapes = {{8192, 320, 960}, {8192, 1280, 320}, {154, 768, 320}};
+        int[][] shapes = {{8192, 320, 960}, {8192, 1280, 320}, {512, 1280, 5120}};
         for (int[] s : shapes) {
             int m = s[0], k = s[1], n = s[2];
             float[] a = R.floats(m * k);
@@ -184,9 +184,9 @@ public final class KernelBench {
 
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
-        for (int kc : new int[]{256, 384}) {
-            for (int ncSmall : new int[]{128, 512}) {
-                for (boolean jr : new boolean[]{true, false}) list.add(new Gemm.Blocking(kc, 960, 2048, ncSmall, jr));
+        for (int mc : new int[]{480, 960}) {
+            for (int nc : new int[]{512, 2048}) {
+                for (int ncSmall : new int[]{256, 512}) list.add(new Gemm.Blocking(384, mc, nc, ncSmall, false));
             }
         }
         return list;
