@@ -2,6 +2,8 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.unet.UNet;
+import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.Samplers;
@@ -13,8 +15,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Text to image, as diffusers' StableDiffusionPipeline computes it: encode the prompt and the negative
- * prompt, draw the whole batch's initial noise from the seeded torch-compatible generator, run the
+ * Text to image, as diffusers' StableDiffusionPipeline (and StableDiffusionXLPipeline, with
+ * {@link SdxlConditioning}) computes it: encode the prompt and the negative prompt, draw the whole batch's initial noise from the seeded torch-compatible generator, run the
  * sampler over the guided UNet, decode with the VAE, round to 8 bits.
  */
 public final class Txt2Img {
@@ -38,15 +40,20 @@ public final class Txt2Img {
         request.validate();
         int batch = request.batchSize();
         boolean guided = request.cfgScale() > 1.0; // diffusers skips the unconditional pass otherwise
-        Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
-        Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+        NoisePredictor denoiser;
+        if (model.sdxl() != null) {
+            denoiser = sdxlDenoiser(model, request, batch);
+        } else {
+            Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
+            Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+            denoiser = model.guided(uncond, cond, request.cfgScale());
+        }
 
         Sampler sampler = Samplers.create(request.sampler(), model.model().scheduler(), request.steps());
         TorchCpuRandom rng = new TorchCpuRandom(request.seed());
         int scale = model.vaeScale();
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
-        Tensor latents = sampler.sample(model.guided(uncond, cond, request.cfgScale()), noise, rng,
-listener);
+        Tensor latents = sampler.sample(denoiser, noise, rng, listener);
 
         byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
         String hash = model.modelHash();
@@ -58,6 +65,23 @@ listener);
             images.add(new GeneratedImage(request.width(), request.height(), pixels, request.seed(), infotext));
         }
         return images;
+    }
+
+    /**
+     * SDXL: the two encoders' context and the pooled embedding of each prompt, with the size/crop time ids
+     * (the same for both halves, as diffusers uses them by default).
+     */
+    private static NoisePredictor sdxlDenoiser(LoadedModel model, Txt2ImgRequest request, int batch) {
+        boolean guided = request.cfgScale() > 1.0;
+        Tensor timeIds = repeat(request.sizeConditioningOrDefault().timeIds(), batch);
+        SdxlConditioning.Encoded cond = model.sdxl().encode(request.prompt());
+        SdxlConditioning.Encoded uncond = guided ? model.sdxl().encodeNegative(request.negativePrompt()) : null;
+        return model.guided(
+                guided ? repeat(uncond.context(), batch) : null,
+                repeat(cond.context(), batch),
+                guided ? new UNet.AddedConditioning(repeat(uncond.pooled(), batch), timeIds) : null,
+                new UNet.AddedConditioning(repeat(cond.pooled(), batch), timeIds),
+                request.cfgScale());
     }
 
     /** [1, T, C] → [n, T, C], the same conditioning for every image of the batch. */
