@@ -29,6 +29,9 @@ public final class ModelInfo {
                     : " (the scheduler config names none)";
         }
         line(out, "prediction", prediction);
+        // Turbo models are told apart by their schedule ("trailing"), which only the config says
+        line(out, "timesteps", m.scheduler().has("timestep_spacing")
+                ? "\"" + m.scheduler().textOr("timestep_spacing", "") + "\" spacing" : "each sampler's own spacing (the config names none)");
 
         UNetConfig u = m.unetConfig();
         line(out, "UNet", u.inChannels() + " in / " + u.outChannels() + " out channels" + inputPurpose(u)

@@ -107,6 +107,27 @@ public final class LoadedModel {
     }
 
     /**
+     * SDXL's guided noise predictor for a batch of one prompt pair: both text encoders' context and the
+     * pooled embedding of each prompt, with the size/crop time ids (the same for both halves, as diffusers
+     * uses them by default). Without guidance (scale ≤ 1) the negative prompt is not encoded at all.
+     *
+     * @throws IllegalStateException for an SD 1.x / 2.x model ({@link #sdxl()} is null)
+     */
+    public NoisePredictor guidedSdxl(String prompt, String negativePrompt, double guidanceScale, SizeConditioning sizes, int batch) {
+        if (sdxl == null) throw new IllegalStateException(model.source() + " is not an SDXL model");
+        boolean guided = guidanceScale > 1.0;
+        Tensor timeIds = Txt2Img.repeat(sizes.timeIds(), batch);
+        SdxlConditioning.Encoded cond = sdxl.encode(prompt);
+        SdxlConditioning.Encoded uncond = guided ? sdxl.encodeNegative(negativePrompt) : null;
+        return guided(
+                guided ? Txt2Img.repeat(uncond.context(), batch) : null,
+                Txt2Img.repeat(cond.context(), batch),
+                guided ? new UNet.AddedConditioning(Txt2Img.repeat(uncond.pooled(), batch), timeIds) : null,
+                new UNet.AddedConditioning(Txt2Img.repeat(cond.pooled(), batch), timeIds),
+                guidanceScale);
+    }
+
+    /**
      * Sampled latents → images in [-1, 1], [B, 3, H, W]: undoes the VAE's latent scaling (and shift) in
      * float32 as the reference does, then decodes.
      */

@@ -2,7 +2,6 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
-import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
@@ -42,7 +41,8 @@ public final class Txt2Img {
         boolean guided = request.cfgScale() > 1.0; // diffusers skips the unconditional pass otherwise
         NoisePredictor denoiser;
         if (model.sdxl() != null) {
-            denoiser = sdxlDenoiser(model, request, batch);
+            denoiser = model.guidedSdxl(request.prompt(), request.negativePrompt(), request.cfgScale(),
+                    request.sizeConditioningOrDefault(), batch);
         } else {
             Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
             Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
@@ -65,23 +65,6 @@ public final class Txt2Img {
             images.add(new GeneratedImage(request.width(), request.height(), pixels, request.seed(), infotext));
         }
         return images;
-    }
-
-    /**
-     * SDXL: the two encoders' context and the pooled embedding of each prompt, with the size/crop time ids
-     * (the same for both halves, as diffusers uses them by default).
-     */
-    private static NoisePredictor sdxlDenoiser(LoadedModel model, Txt2ImgRequest request, int batch) {
-        boolean guided = request.cfgScale() > 1.0;
-        Tensor timeIds = repeat(request.sizeConditioningOrDefault().timeIds(), batch);
-        SdxlConditioning.Encoded cond = model.sdxl().encode(request.prompt());
-        SdxlConditioning.Encoded uncond = guided ? model.sdxl().encodeNegative(request.negativePrompt()) : null;
-        return model.guided(
-                guided ? repeat(uncond.context(), batch) : null,
-                repeat(cond.context(), batch),
-                guided ? new UNet.AddedConditioning(repeat(uncond.pooled(), batch), timeIds) : null,
-                new UNet.AddedConditioning(repeat(cond.pooled(), batch), timeIds),
-                request.cfgScale());
     }
 
     /** [1, T, C] → [n, T, C], the same conditioning for every image of the batch. */

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.Sampler;
+import io.jdiffusion.sampling.Samplers;
 import io.jdiffusion.sampling.StepListener;
+import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
 import io.jdiffusion.testing.SdxlOriginalLayout;
@@ -12,7 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -125,6 +128,39 @@ class SdxlTxt2ImgTest {
                 StepListener.NONE).getFirst().rgb();
         assertThat(explicit).isEqualTo(defaults);
         assertThat(small).isNotEqualTo(defaults);
+    }
+
+    /** The README's Turbo recipe: trailing spacing from the bundled config, one step, guidance off. */
+    @Test
+    void turboRecipeRunsOneUNetStepFromTheLastTimestep() {
+        JsonNode c = sdxlCase();
+        Path folder = Fixtures.require("tiny-sdxl");
+        Path turboConfig = Path.of("..", "configs", "turbo");
+        Path file = dir.resolve("tiny-sdxl-turbo.safetensors");
+        SdxlOriginalLayout.write(folder, file);
+
+        StableDiffusionModel model = ModelLoader.load(file, turboConfig);
+        assertThat(model.scheduler().textOr("timestep_spacing", null)).isEqualTo("trailing");
+        Sampler sampler = Samplers.create("euler_a", model.scheduler(), 1);
+        assertThat(sampler.timesteps()).containsExactly(model.scheduler().intOr("num_train_timesteps", 0) - 1);
+
+        LoadedModel loaded = new LoadedModel(model);
+        NoisePredictor unguided = loaded.guidedSdxl(c.get("prompt").asText(), "", 0.0, SizeConditioning.forImage(64, 64), 1);
+        int[] calls = {0};
+        NoisePredictor counting = (x, t) -> {
+            calls[0]++;
+            return unguided.predict(x, t);
+        };
+        Tensor out = sampler.sample(counting, new TorchCpuRandom(1).randn(1, 4, 8, 8), new TorchCpuRandom(2), StepListener.NONE);
+        assertThat(calls[0]).isEqualTo(1);
+        for (float v : out.data) assertThat(Float.isFinite(v)).isTrue();
+
+        Txt2ImgRequest turbo = new Txt2ImgRequest(file, turboConfig, c.get("prompt").asText(), "", "euler_a", 1, 0.0,
+                c.get("seed").asLong(), 64, 64, 1, 1, null, false);
+        Txt2ImgRequest turboFolder = new Txt2ImgRequest(folder, turboConfig, c.get("prompt").asText(), "blurry", "euler_a", 1, 0.0,
+                c.get("seed").asLong(), 64, 64, 1, 1, null, false);
+        assertThat(Txt2Img.run(turbo, StepListener.NONE).getFirst().rgb())
+                .isEqualTo(Txt2Img.run(turboFolder, StepListener.NONE).getFirst().rgb());
     }
 
     @Test
