@@ -78,6 +78,24 @@ class ModelLoaderTest {
     }
 
     @Test
+    void sdxlSingleFileTakesTheSecondEncodersAndThePipelinesConfigFromConfigDir() throws IOException {
+        Path folder = Fixtures.require("tiny-sdxl");
+        Path file = dir.resolve("tiny-sdxl.safetensors");
+        SdxlOriginalLayout.write(folder, file);
+        Path config = dir.resolve("config");
+        Files.createDirectories(config.resolve("text_encoder_2"));
+        Files.createDirectories(config.resolve("tokenizer_2"));
+        Files.copy(folder.resolve("text_encoder_2/config.json"), config.resolve("text_encoder_2/config.json"));
+        Files.writeString(config.resolve("tokenizer_2/tokenizer_config.json"), "{\"pad_token\": \"<|endoftext|>\"}");
+        Files.writeString(config.resolve("model_index.json"), "{\"force_zeros_for_empty_prompt\": false}");
+
+        StableDiffusionModel m = ModelLoader.load(file, config);
+        assertThat(m.textEncoder2().config()).isEqualTo(ModelLoader.load(folder).textEncoder2().config());
+        assertThat(m.textEncoder2().padToken()).isEqualTo("<|endoftext|>");
+        assertThat(m.forceZerosForEmptyPrompt()).isFalse();
+    }
+
+    @Test
     void sdxlFolderReadsItsPipelineConfig() throws IOException {
         Path folder = dir.resolve("sdxl");
         copyFolder(Fixtures.require("tiny-sdxl"), folder);
