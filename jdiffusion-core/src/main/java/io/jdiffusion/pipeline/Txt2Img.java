@@ -14,9 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Text to image, as diffusers' StableDiffusionPipeline (and StableDiffusionXLPipeline, with
- * {@link SdxlConditioning}) computes it: encode the prompt and the negative prompt, draw the whole batch's initial noise from the seeded torch-compatible generator, run the
- * sampler over the guided UNet, decode with the VAE, round to 8 bits.
+ * Text to image, as diffusers' StableDiffusionPipeline (and StableDiffusionXLPipeline, through
+ * {@link SdxlConditioning}) computes it: encode the prompt and the negative prompt, draw the whole
+ * batch's initial noise from the seeded torch-compatible generator, run the sampler over the guided
+ * UNet, decode with the VAE, round to 8 bits.
  */
 public final class Txt2Img {
     private Txt2Img() {
