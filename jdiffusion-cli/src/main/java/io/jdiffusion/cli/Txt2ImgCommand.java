@@ -10,6 +10,7 @@ import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.tensor.Parallel;
+import io.jdiffusion.watermark.OutputWatermark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -99,7 +100,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
             description = "SDXL: the size the model is told the result should have (default: the image size).")
     String targetSize;
 
-    @Option(names = "--no-watermark", description = "Do not add the invisible watermark.")
+    @Option(names = "--no-watermark",
+            description = "Do not add the invisible watermark (by default images of 256x256 pixels in area or more get it).")
     boolean noWatermark;
 
     @Option(names = "--output", paramLabel = "FILE",
@@ -150,6 +152,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
         for (Path written : write(request, images, outputFolder)) out.println(written);
         // told once the images exist, so a failed run still prints exactly one error line
         if (randomSeed) err.println("seed: " + Long.toUnsignedString(request.seed()));
+        String watermarkNote = OutputWatermark.skippedNote(request.watermark(), width, height);
+        if (watermarkNote != null) err.println("note: " + watermarkNote);
         return 0;
     }
 

@@ -9,6 +9,7 @@ import io.jdiffusion.sampling.Samplers;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.watermark.OutputWatermark;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -56,14 +57,18 @@ public final class Txt2Img {
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
         Tensor latents = sampler.sample(denoiser, noise, rng, listener);
 
-        byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
+        // the invisible watermark the reference scripts add, unless the request says no or the image is too small
+        OutputWatermark mark = OutputWatermark.choose(request.watermark(), model.model().family(), request.width(), request.height());
+        byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(model.decode(latents)));
         String hash = model.modelHash();
         String name = Infotext.modelName(request.model());
         List<GeneratedImage> images = new ArrayList<>(batch);
         for (byte[] pixels : rgb) {
             // One noise draw covers the batch (as diffusers does), so every image is reproduced by the same seed and batch size.
-            String infotext = Infotext.forTxt2Img(request, request.seed(), hash, name).format();
-            images.add(new GeneratedImage(request.width(), request.height(), pixels, request.seed(), infotext));
+            Infotext infotext = Infotext.forTxt2Img(request, request.seed(), hash, name);
+            if (mark.message() != null) infotext = infotext.with(OutputWatermark.INFOTEXT_KEY, mark.message().name());
+            images.add(new GeneratedImage(request.width(), request.height(),
+                    mark.onRgb8(pixels, request.width(), request.height()), request.seed(), infotext.format()));
         }
         return images;
     }
