@@ -1,7 +1,7 @@
 package io.jdiffusion.model;
 
 import io.jdiffusion.JDiffusionException;
-import io.jdiffusion.io.SafeTensors;
+import io.jdiffusion.io.TensorFile;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 
@@ -18,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * An original-layout Stable Diffusion checkpoint (one .safetensors file as CompVis / Stability AI and
+ * An original-layout Stable Diffusion checkpoint (one .safetensors or .ckpt file as CompVis / Stability AI and
  * A1111 write it): tells the family from the tensor names, refuses the ones we cannot run, and splits the
  * file into the three networks under their internal names.
  *
@@ -48,7 +48,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
                     "this is one diffusers component file, not a whole model; give the model's folder instead"));
 
     static SingleFileCheckpoint read(Path file) {
-        SafeTensors st = SafeTensors.open(file);
+        TensorFile st = TensorFile.open(file);
         Set<String> names = new TreeSet<>(st.tensors().keySet());
         names.addAll(st.unreadable().keySet());
 
@@ -91,7 +91,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     }
 
     /** Converts every tensor under {@code prefix} by {@code naming}; a name it does not know is refused. */
-    private static Weights convert(SafeTensors st, String network, String prefix, Function<String, Conversion> naming) {
+    private static Weights convert(TensorFile st, String network, String prefix, Function<String, Conversion> naming) {
         Path file = st.path();
         Map<String, Weight> out = new TreeMap<>();
         Map<String, String> origin = new LinkedHashMap<>();
