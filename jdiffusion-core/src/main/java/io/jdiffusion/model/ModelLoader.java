@@ -160,7 +160,7 @@ public final class ModelLoader {
     }
 
     /** diffusers before 0.14 named the VAE attention query/key/value/proj_attn; folders saved then still do. */
-    private static Weights withCurrentVaeAttentionNames(Weights vae) {
+    static Weights withCurrentVaeAttentionNames(Weights vae) {
         Map<String, String> renames = Map.of(".query.", ".to_q.", ".key.", ".to_k.", ".value.", ".to_v.", ".proj_attn.", ".to_out.0.");
         Map<String, Weight> out = new TreeMap<>();
         boolean changed = false;

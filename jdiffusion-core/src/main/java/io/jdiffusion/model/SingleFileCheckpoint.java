@@ -91,7 +91,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     }
 
     /** Converts every tensor under {@code prefix} by {@code naming}; a name it does not know is refused. */
-    private static Weights convert(TensorFile st, String network, String prefix, Function<String, Conversion> naming) {
+    static Weights convert(TensorFile st, String network, String prefix, Function<String, Conversion> naming) {
         Path file = st.path();
         Map<String, Weight> out = new TreeMap<>();
         Map<String, String> origin = new LinkedHashMap<>();
@@ -124,7 +124,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
         return new Weights(out, file.toString());
     }
 
-    private static Set<String> relative(Set<String> names, String prefix) {
+    static Set<String> relative(Set<String> names, String prefix) {
         Set<String> out = new TreeSet<>();
         for (String n : names) if (n.startsWith(prefix)) out.add(n.substring(prefix.length()));
         return out;

@@ -2,11 +2,17 @@ package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.addon.LoraSpec;
+import io.jdiffusion.model.addon.Loras;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** Images from models that come from elsewhere than a safetensors file: a .ckpt, LoRAs, a swapped VAE. */
 class ModelSourcesParityTest {
@@ -27,5 +33,24 @@ class ModelSourcesParityTest {
         JsonNode c = caseById("txt2img_euler");
         GeneratedImage image = Txt2Img.run(new LoadedModel(ModelLoader.load(ckpt)), request(c, ckpt), StepListener.NONE).getFirst();
         ImageDelta.between(image, Fixtures.require(c.get("image").asText())).assertWithinTolerance("txt2img_euler from the .ckpt");
+    }
+
+    /** Each LoRA case: with the LoRA its reference image, without it the base image (which the LoRA visibly changes). */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"lora", "lora_full"})
+    void loraGivesTheReferenceImage(String id) {
+        JsonNode c = caseById(id);
+        Path modelPath = Fixtures.tinySd15();
+        StableDiffusionModel base = ModelLoader.load(modelPath);
+        Txt2ImgRequest request = request(c, modelPath);
+
+        StableDiffusionModel withLora = Loras.apply(base, List.of(new LoraSpec(Fixtures.require(c.get("lora").asText()), c.get("weight").asDouble())));
+        GeneratedImage image = Txt2Img.run(new LoadedModel(withLora), request, StepListener.NONE).getFirst();
+        ImageDelta d = ImageDelta.between(image, Fixtures.require(c.get("image").asText())).assertWithinTolerance(id);
+
+        GeneratedImage off = Txt2Img.run(new LoadedModel(base), request, StepListener.NONE).getFirst();
+        ImageDelta dOff = ImageDelta.between(off, Fixtures.require(c.get("base_image").asText())).assertWithinTolerance(id + " without the LoRA");
+        System.out.println(id + ": with LoRA " + d + "; without " + dOff + "; LoRA vs base image "
+                + ImageDelta.between(image, Fixtures.require(c.get("base_image").asText())));
     }
 }
