@@ -22,8 +22,8 @@ import java.util.zip.ZipOutputStream;
  */
 public final class TorchCheckpointWriter {
     /** A storage: torch type name (HalfStorage, FloatStorage, LongStorage, ...), element size, raw bytes. */
-    record StorageData(String type, int elementBytes, byte[] bytes) {
-        static StorageData floats(float... values) {
+    public record StorageData(String type, int elementBytes, byte[] bytes) {
+        public static StorageData floats(float... values) {
             ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
             for (float v : values) b.putFloat(v);
             return new StorageData("FloatStorage", 4, b.array());
@@ -71,12 +71,12 @@ public final class TorchCheckpointWriter {
         w.writeZip(file, "archive", false);
     }
 
-    TorchCheckpointWriter storage(String key, StorageData data) {
+    public TorchCheckpointWriter storage(String key, StorageData data) {
         storages.put(key, data);
         return this;
     }
 
-    TorchCheckpointWriter tensor(String name, String storageKey, long offset, long[] size, long[] stride) {
+    public TorchCheckpointWriter tensor(String name, String storageKey, long offset, long[] size, long[] stride) {
         tensors.put(name, new View(storageKey, offset, size, stride));
         return this;
     }
@@ -87,19 +87,9 @@ public final class TorchCheckpointWriter {
         p.op(0x80).op(2);
         if (nestUnderStateDict) p.op('}').unicode("state_dict");
         p.op('}').op('(');
-        for (var e : tensors.entrySet()) {
-            View v = e.getValue();
-            StorageData s = storages.get(v.storageKey());
-            p.unicode(e.getKey());
-            p.global("torch._utils", "_rebuild_tensor_v2");
-            p.op('(');
-            // persistent id ('storage', torch.<Type>, key, 'cpu', numel[, None for the legacy view metadata])
-            p.op('(').unicode("storage").global("torch", s.type()).unicode(v.storageKey()).unicode("cpu").integer(s.bytes().length / s.elementBytes());
-            if (legacy) p.op('N');
-            p.op('t').op('Q');
-            p.integer(v.offset()).tuple(v.size()).tuple(v.stride()).op(0x89);
-            p.global("collections", "OrderedDict").op(')').op('R');
-            p.op('t').op('R');
+        for (String name : tensors.keySet()) {
+            p.unicode(name);
+            tensor(p, name, legacy);
         }
         if (extraEntry != null) p.unicode("extra").raw(extraEntry);
         p.op('u');
@@ -108,10 +98,30 @@ public final class TorchCheckpointWriter {
         return p.bytes();
     }
 
+    /** Emits the named tensor as torch pickles it: {@code _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())}. */
+    public void tensor(Emitter p, String name, boolean legacy) {
+        View v = tensors.get(name);
+        StorageData s = storages.get(v.storageKey());
+        p.global("torch._utils", "_rebuild_tensor_v2");
+        p.op('(');
+        // persistent id ('storage', torch.<Type>, key, 'cpu', numel[, None for the legacy view metadata])
+        p.op('(').unicode("storage").global("torch", s.type()).unicode(v.storageKey()).unicode("cpu").integer(s.bytes().length / s.elementBytes());
+        if (legacy) p.op('N');
+        p.op('t').op('Q');
+        p.integer(v.offset()).tuple(v.size()).tuple(v.stride()).op(0x89);
+        p.global("collections", "OrderedDict").op(')').op('R');
+        p.op('t').op('R');
+    }
+
     /** torch.save's zip layout: {@code <folder>/data.pkl}, {@code <folder>/data/<key>}, byteorder, version. */
     void writeZip(Path file, String folder, boolean deflate) throws IOException {
+        writeZip(file, folder, deflate, pickle(false));
+    }
+
+    /** The zip layout around a pickle the caller wrote (with {@link #tensor} for the tensors). */
+    public void writeZip(Path file, String folder, boolean deflate, byte[] pickle) throws IOException {
         try (ZipOutputStream zip = new ZipOutputStream(Files.newOutputStream(file))) {
-            entry(zip, folder + "/data.pkl", pickle(false), deflate);
+            entry(zip, folder + "/data.pkl", pickle, deflate);
             entry(zip, folder + "/byteorder", "little".getBytes(StandardCharsets.US_ASCII), deflate);
             for (var s : storages.entrySet()) entry(zip, folder + "/data/" + s.getKey(), s.getValue().bytes(), deflate);
             entry(zip, folder + "/version", "3\n".getBytes(StandardCharsets.US_ASCII), deflate);
@@ -154,20 +164,20 @@ public final class TorchCheckpointWriter {
     }
 
     /** Pickle opcodes, written by hand. */
-    static final class Emitter {
+    public static final class Emitter {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-        Emitter op(int code) {
+        public Emitter op(int code) {
             out.write(code);
             return this;
         }
 
-        Emitter raw(byte[] b) {
+        public Emitter raw(byte[] b) {
             out.writeBytes(b);
             return this;
         }
 
-        Emitter unicode(String s) {
+        public Emitter unicode(String s) {
             byte[] b = s.getBytes(StandardCharsets.UTF_8);
             op('X');
             out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(b.length).array());
@@ -175,25 +185,25 @@ public final class TorchCheckpointWriter {
             return this;
         }
 
-        Emitter global(String module, String name) {
+        public Emitter global(String module, String name) {
             op('c');
             out.writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.UTF_8));
             return this;
         }
 
-        Emitter integer(long v) {
+        public Emitter integer(long v) {
             op('J');
             out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(Math.toIntExact(v)).array());
             return this;
         }
 
-        Emitter tuple(long[] values) {
+        public Emitter tuple(long[] values) {
             op('(');
             for (long v : values) integer(v);
             return op('t');
         }
 
-        byte[] bytes() {
+        public byte[] bytes() {
             return out.toByteArray();
         }
     }
