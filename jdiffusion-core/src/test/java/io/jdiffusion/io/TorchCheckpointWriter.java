@@ -197,6 +197,13 @@ public final class TorchCheckpointWriter {
             return this;
         }
 
+        /** BINFLOAT: a Python float, big-endian as pickle writes it. */
+        public Emitter floatValue(double v) {
+            op('G');
+            out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putDouble(v).array());
+            return this;
+        }
+
         public Emitter tuple(long[] values) {
             op('(');
             for (long v : values) integer(v);
