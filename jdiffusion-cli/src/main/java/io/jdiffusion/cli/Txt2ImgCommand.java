@@ -196,7 +196,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
         return written;
     }
 
-    /** --lora and --vae, and the prompt's <lora:NAME:WEIGHT> tags found in the models folder. */
+    /** --lora and --vae, and the prompt's <lora:NAME:WEIGHT> and <hypernet:NAME:STRENGTH> tags found in the models folder. */
     private ModelAddons addons(ModelsDir models, ExtraNetworks tags) {
         List<LoraSpec> specs = new ArrayList<>();
         for (String arg : loras) {
@@ -211,13 +211,15 @@ final class Txt2ImgCommand implements Callable<Integer> {
             if (models == null) throw new JDiffusionException("prompt: <lora:" + tag.name() + ":...> needs --models-dir to find the LoRA");
             specs.add(new LoraSpec(models.find(ModelsDir.Kind.LORA, tag.name()), tag.textEncoderWeight(), tag.unetWeight()));
         }
-        if (!tags.hypernets().isEmpty()) {
-            throw new JDiffusionException("prompt: <hypernet:" + tags.hypernets().getFirst().name() + ":...>: hypernetworks are not supported yet");
+        List<ModelAddons.HypernetworkSpec> hypernetworks = new ArrayList<>();
+        for (ExtraNetworks.HypernetTag tag : tags.hypernets()) {
+            if (models == null) throw new JDiffusionException("prompt: <hypernet:" + tag.name() + ":...> needs --models-dir to find the hypernetwork");
+            hypernetworks.add(new ModelAddons.HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
         }
         Path vaePath = vae;
         if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());
         if (vaePath != null && !Files.exists(vaePath)) throw new JDiffusionException("--vae: " + vaePath + ": no such file or directory");
-        return new ModelAddons(specs, vaePath);
+        return new ModelAddons(specs, vaePath, hypernetworks);
     }
 
     static void checkSampler(String id) {

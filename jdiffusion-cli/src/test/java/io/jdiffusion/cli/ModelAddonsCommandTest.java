@@ -155,8 +155,9 @@ class ModelAddonsCommandTest {
             }
         };
         Path loraFile = root.resolve("models/Lora/lora-full.safetensors");
+        Path hypernet = Files.write(Files.createDirectories(root.resolve("models/hypernetworks")).resolve("anime.pt"), new byte[]{1});
         Result r = run(recorder, "txt2img", "--models-dir", root.resolve("models").toString(), "--model", "tiny/tiny-sd15.ckpt",
-                "--prompt", "a <lora:lora-attn:0.5:0.25>fox", "--lora", "lora-full:2", "--lora", loraFile.toString(),
+                "--prompt", "a <lora:lora-attn:0.5:0.25>fox<hypernet:anime:0.3>", "--lora", "lora-full:2", "--lora", loraFile.toString(),
                 "--vae", "tiny-vae", "--width", "64", "--height", "64", "--output", dir.resolve("x.png").toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(request.get().prompt()).isEqualTo("a fox");
@@ -164,6 +165,7 @@ class ModelAddonsCommandTest {
         assertThat(addons.get().loras()).containsExactly(new LoraSpec(loraFile, 2.0), new LoraSpec(loraFile, 1.0),
                 new LoraSpec(root.resolve("models/Lora/lora-attn.safetensors"), 0.5, 0.25));
         assertThat(addons.get().vae()).isEqualTo(root.resolve("models/VAE/tiny-vae.safetensors"));
+        assertThat(addons.get().hypernetworks()).containsExactly(new ModelAddons.HypernetworkSpec(hypernet, 0.3));
     }
 
     @Test

@@ -3,6 +3,7 @@ package io.jdiffusion.pipeline;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.clip.ClipTextEncoder;
 import io.jdiffusion.model.clip.ClipTokenizer;
+import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.sampling.NoisePredictor;
@@ -24,6 +25,11 @@ public final class LoadedModel {
     private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
+        this(model, AttentionInputs.NONE);
+    }
+
+    /** With the UNet's attention keys and values taken through {@code attentionInputs} (hypernetworks). */
+    public LoadedModel(StableDiffusionModel model, AttentionInputs attentionInputs) {
         this.model = model;
         String pad = model.textEncoder().padToken();
         ClipTokenizer base = ClipTokenizer.bundled();
@@ -32,7 +38,7 @@ public final class LoadedModel {
         this.tokenizer = pad.equals(ClipTokenizer.END_OF_TEXT) ? base : base.withAddedToken(pad);
         this.padTokenId = tokenizer.tokenId(pad);
         this.textEncoder = new ClipTextEncoder(model.textEncoder());
-        this.unet = new UNet(model.unetConfig(), model.unet());
+        this.unet = new UNet(model.unetConfig(), model.unet(), attentionInputs);
         this.vae = new Vae(model.vaeConfig(), model.vae());
     }
 

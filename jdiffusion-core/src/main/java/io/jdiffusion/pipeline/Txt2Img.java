@@ -27,13 +27,13 @@ public final class Txt2Img {
         return run(request, ModelAddons.NONE, listener);
     }
 
-    /** Loads the request's model, puts the add-ons on it (another VAE, LoRAs) and runs it. */
+    /** Loads the request's model, puts the add-ons on it (another VAE, LoRAs, hypernetworks) and runs it. */
     public static List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
         request.validate();
         SamplerId.parse(request.sampler()); // an unknown sampler fails before the model loads
         StableDiffusionModel model = ModelLoader.load(request.model(), request.configDir());
         if (request.predictionType() != null) model = model.withPredictionType(request.predictionType());
-        return run(new LoadedModel(addons.apply(model)), request, listener);
+        return run(new LoadedModel(addons.apply(model), addons.attentionInputs()), request, listener);
     }
 
     /**

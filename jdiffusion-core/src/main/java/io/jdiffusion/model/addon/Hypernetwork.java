@@ -4,6 +4,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Pickle;
 import io.jdiffusion.io.TensorFile;
 import io.jdiffusion.io.TorchCheckpoint;
+import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weight;
@@ -124,6 +125,30 @@ public final class Hypernetwork {
         float[] out = new float[x.numel()];
         for (int i = 0; i < out.length; i++) out[i] = x.data[i] + y.data[i] * s;
         return new Tensor(out, x.shape);
+    }
+
+    /** A hypernetwork with the strength it is used at. */
+    public record Applied(Hypernetwork hypernetwork, double strength) {
+    }
+
+    /** The UNet's attention inputs through these hypernetworks, each taking the previous one's keys and values (as A1111 chains them). */
+    public static AttentionInputs chain(List<Applied> hypernetworks) {
+        List<Applied> list = List.copyOf(hypernetworks);
+        return new AttentionInputs() {
+            @Override
+            public Tensor keys(Tensor context) {
+                Tensor k = context;
+                for (Applied a : list) k = a.hypernetwork().keys(k, a.strength());
+                return k;
+            }
+
+            @Override
+            public Tensor values(Tensor context) {
+                Tensor v = context;
+                for (Applied a : list) v = a.hypernetwork().values(v, a.strength());
+                return v;
+            }
+        };
     }
 
     // ---------------------------------------------------------------- reading

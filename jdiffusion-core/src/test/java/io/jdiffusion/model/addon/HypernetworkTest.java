@@ -1,17 +1,13 @@
 package io.jdiffusion.model.addon;
 
 import io.jdiffusion.JDiffusionException;
-import io.jdiffusion.io.TorchCheckpointWriter;
-import io.jdiffusion.io.TorchCheckpointWriter.Emitter;
+import io.jdiffusion.model.addon.HypernetworkWriter.StateDict;
 import io.jdiffusion.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
@@ -24,83 +20,20 @@ class HypernetworkTest {
 
     private static final int WIDTH = 4;
 
-    /** A state dict of named float32 matrices/vectors: name → (shape, values). */
-    private record Tensors(Map<String, long[]> shapes, Map<String, float[]> values) {
-        Tensors() {
-            this(new LinkedHashMap<>(), new LinkedHashMap<>());
-        }
-
-        Tensors put(String name, float[] v, long... shape) {
-            shapes.put(name, shape);
-            values.put(name, v);
-            return this;
-        }
-    }
-
     private static float[] random(Random r, int n, double scale) {
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = (float) (r.nextGaussian() * scale);
-        return v;
+        return HypernetworkWriter.random(r, n, scale);
     }
 
-    /** keys/values state dicts of a [1, 2, 1] structure; with layerNorm, A1111's Sequential indices shift by one. */
-    private static Tensors mlp(Random r, boolean layerNorm, boolean zeroLast) {
-        Tensors t = new Tensors();
-        t.put("linear.0.weight", random(r, 2 * WIDTH * WIDTH, 0.5), 2 * WIDTH, WIDTH);
-        t.put("linear.0.bias", random(r, 2 * WIDTH, 0.5), 2 * WIDTH);
-        int next = 2;
-        if (layerNorm) {
-            t.put("linear.2.weight", random(r, 2 * WIDTH, 0.5), 2 * WIDTH);
-            t.put("linear.2.bias", random(r, 2 * WIDTH, 0.5), 2 * WIDTH);
-            next = 3;
-        }
-        t.put("linear." + next + ".weight", zeroLast ? new float[2 * WIDTH * WIDTH] : random(r, 2 * WIDTH * WIDTH, 0.5), WIDTH, 2 * WIDTH);
-        t.put("linear." + next + ".bias", zeroLast ? new float[WIDTH] : random(r, WIDTH, 0.5), WIDTH);
-        return t;
+    private static StateDict mlp(Random r, boolean layerNorm, boolean zeroLast) {
+        return HypernetworkWriter.mlp(r, WIDTH, layerNorm, zeroLast);
     }
 
-    /** Writes an A1111 hypernetwork .pt: {WIDTH: (keys state dict, values state dict), layer_structure, activation_func, ...}. */
-    private Path write(String name, Tensors keys, Tensors values, String activation, boolean layerNorm) throws IOException {
-        TorchCheckpointWriter w = new TorchCheckpointWriter();
-        List<Tensors> both = List.of(keys, values);
-        List<List<String>> ids = new ArrayList<>();
-        int storage = 0;
-        for (Tensors t : both) {
-            List<String> names = new ArrayList<>();
-            for (var e : t.values().entrySet()) {
-                String key = Integer.toString(storage++);
-                long[] shape = t.shapes().get(e.getKey());
-                w.storage(key, TorchCheckpointWriter.StorageData.floats(e.getValue()));
-                w.tensor(key, key, 0, shape, shape.length == 2 ? new long[]{shape[1], 1} : new long[]{1});
-                names.add(e.getKey() + "=" + key);
-            }
-            ids.add(names);
-        }
-        Emitter p = new Emitter().op(0x80).op(2).op('}').op('(');
-        p.integer(WIDTH);
-        for (List<String> names : ids) {
-            p.global("collections", "OrderedDict").op(')').op('R').op('(');
-            for (String n : names) {
-                String[] parts = n.split("=");
-                p.unicode(parts[0]);
-                w.tensor(p, parts[1], false);
-            }
-            p.op('u');
-        }
-        p.op(0x86);
-        p.unicode("layer_structure").op(']').op('(').floatValue(1).floatValue(2).floatValue(1).op('e');
-        p.unicode("activation_func").unicode(activation);
-        p.unicode("is_layer_norm").op(layerNorm ? 0x88 : 0x89);
-        p.unicode("activate_output").op(0x89);
-        p.unicode("name").unicode(name);
-        p.op('u').op('.');
-        Path file = dir.resolve(name + ".pt");
-        w.writeZip(file, name, false, p.bytes());
-        return file;
+    private Path write(String name, StateDict keys, StateDict values, String activation, boolean layerNorm) throws IOException {
+        return HypernetworkWriter.write(dir.resolve(name + ".pt"), name, Map.of(WIDTH, new StateDict[]{keys, values}), activation, layerNorm);
     }
 
     /** x + s · mlp(x), in double precision, straight from A1111's definition. */
-    private static float[] expected(float[] x, Tensors t, boolean layerNorm, double s) {
+    private static float[] expected(float[] x, StateDict t, boolean layerNorm, double s) {
         float[] w0 = t.values().get("linear.0.weight"), b0 = t.values().get("linear.0.bias");
         String last = layerNorm ? "linear.3" : "linear.2";
         float[] w1 = t.values().get(last + ".weight"), b1 = t.values().get(last + ".bias");
@@ -133,7 +66,7 @@ class HypernetworkTest {
     void appliesEachMlpAsA1111Defines() throws IOException {
         for (boolean layerNorm : new boolean[]{false, true}) {
             Random r = new Random(7);
-            Tensors keys = mlp(r, layerNorm, false), values = mlp(r, layerNorm, false);
+            StateDict keys = mlp(r, layerNorm, false), values = mlp(r, layerNorm, false);
             Hypernetwork h = Hypernetwork.read(write("net" + layerNorm, keys, values, "relu", layerNorm));
             assertThat(h.widths()).containsExactly(WIDTH);
             assertThat(h.name()).isEqualTo("net" + layerNorm);
