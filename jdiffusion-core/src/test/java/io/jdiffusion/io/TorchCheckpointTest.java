@@ -149,6 +149,16 @@ class TorchCheckpointTest {
     }
 
     @Test
+    void zip64ArchiveIsRead() throws IOException {
+        // checkpoints over 4 GB have every size and offset in ZIP64 fields
+        Path file = dir.resolve("zip64.ckpt");
+        smallCheckpoint().writeZip64(file, "archive");
+        TorchCheckpoint ckpt = TorchCheckpoint.open(file);
+        assertSmallCheckpoint(ckpt);
+        assertThat(ckpt.get("matrix").data().address() % 64).as("64-byte aligned in the mapping").isZero();
+    }
+
+    @Test
     void legacyFormatIsRead() throws IOException {
         Path file = dir.resolve("legacy.pt");
         smallCheckpoint().writeLegacy(file);

@@ -128,6 +128,56 @@ public final class TorchCheckpointWriter {
         }
     }
 
+    /**
+     * The zip layout written with every ZIP64 structure a checkpoint over 4 GB has: sizes and offsets as
+     * 0xffffffff in the headers with the real values in ZIP64 extra fields, a ZIP64 end of central directory
+     * record and its locator. Entries are stored, each padded to 64-byte alignment as torch does.
+     */
+    void writeZip64(Path file, String folder) throws IOException {
+        Map<String, byte[]> entries = new LinkedHashMap<>();
+        entries.put(folder + "/data.pkl", pickle(false));
+        for (var s : storages.entrySet()) entries.put(folder + "/data/" + s.getKey(), s.getValue().bytes());
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream central = new ByteArrayOutputStream();
+        for (var e : entries.entrySet()) {
+            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8), data = e.getValue();
+            CRC32 crc = new CRC32();
+            crc.update(data);
+            long offset = out.size();
+            // local header: zip64 extra (sizes) + padding so the data starts 64-byte aligned
+            int base = 30 + name.length + 20;
+            int pad = (int) ((64 - (offset + base + 4) % 64) % 64);
+            ByteBuffer local = le(30 + name.length + 20 + 4 + pad);
+            local.putInt(0x04034b50).putShort((short) 45).putShort((short) 0).putShort((short) 0).putInt(0)
+                    .putInt((int) crc.getValue()).putInt(-1).putInt(-1).putShort((short) name.length).putShort((short) (20 + 4 + pad));
+            local.put(name).putShort((short) 1).putShort((short) 16).putLong(data.length).putLong(data.length);
+            local.putShort((short) 0x4246).putShort((short) pad).put(new byte[pad]);
+            out.writeBytes(local.array());
+            out.writeBytes(data);
+            ByteBuffer c = le(46 + name.length + 28);
+            c.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0).putShort((short) 0).putInt(0)
+                    .putInt((int) crc.getValue()).putInt(-1).putInt(-1).putShort((short) name.length).putShort((short) 28)
+                    .putShort((short) 0).putShort((short) 0).putShort((short) 0).putInt(0).putInt(-1);
+            c.put(name).putShort((short) 1).putShort((short) 24).putLong(data.length).putLong(data.length).putLong(offset);
+            central.writeBytes(c.array());
+        }
+        long dirOffset = out.size();
+        out.writeBytes(central.toByteArray());
+        long end64 = out.size();
+        ByteBuffer z = le(56 + 20 + 22);
+        z.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
+                .putLong(entries.size()).putLong(entries.size()).putLong(central.size()).putLong(dirOffset);
+        z.putInt(0x07064b50).putInt(0).putLong(end64).putInt(1);
+        z.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) -1).putShort((short) -1)
+                .putInt(-1).putInt(-1).putShort((short) 0);
+        out.writeBytes(z.array());
+        Files.write(file, out.toByteArray());
+    }
+
+    private static ByteBuffer le(int size) {
+        return ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
     private static void entry(ZipOutputStream zip, String name, byte[] data, boolean deflate) throws IOException {
         ZipEntry e = new ZipEntry(name);
         if (!deflate) {

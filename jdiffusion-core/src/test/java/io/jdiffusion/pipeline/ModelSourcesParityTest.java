@@ -69,7 +69,7 @@ class ModelSourcesParityTest {
 
     @Test
     void hypernetworkThatAddsNothingLeavesTheImageAndARandomOneChangesItStably(@TempDir Path dir) throws java.io.IOException {
-        JsonNode c = caseById("txt2img_euler");
+        JsonNode c = caseById("txt2img_euler_a");
         Path modelPath = Fixtures.tinySd15();
         StableDiffusionModel base = ModelLoader.load(modelPath);
         Txt2ImgRequest request = request(c, modelPath);
