@@ -2,7 +2,6 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.pipeline.Infotext;
-import io.jdiffusion.pipeline.Txt2Img;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -61,7 +60,7 @@ public final class Main implements Runnable {
      * folders ({@code outputs/txt2img}) are resolved against {@code workDir}.
      */
     static CommandLine commandLine(PrintWriter out, PrintWriter err, Path workDir) {
-        return commandLine(out, err, workDir, Txt2Img::run);
+        return commandLine(out, err, workDir, Txt2ImgCommand.TXT2IMG);
     }
 
     static CommandLine commandLine(PrintWriter out, PrintWriter err, Path workDir, Txt2ImgCommand.Pipeline txt2img) {
@@ -69,6 +68,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new Txt2ImgCommand(workDir, txt2img));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
+        cl.addSubcommand(new ModelsCommand());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setOut(out);
         cl.setErr(err);

@@ -1,6 +1,10 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.model.addon.ExtraNetworks;
+import io.jdiffusion.model.addon.LoraSpec;
+import io.jdiffusion.model.addon.ModelAddons;
+import io.jdiffusion.model.addon.ModelsDir;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
@@ -39,7 +43,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A checkpoint file (.safetensors) or a diffusers model folder.")
+            description = "A checkpoint file (.safetensors, .ckpt) or a diffusers model folder; with --models-dir also a checkpoint's name.")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -111,10 +115,42 @@ final class Txt2ImgCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]",
+            description = "A LoRA to merge in, with its weight (default 1); repeatable. With --models-dir also a name from models/Lora. "
+                    + "<lora:NAME:WEIGHT> in the prompt does the same.")
+    List<String> loras = new ArrayList<>();
+
+    @Option(names = "--vae", paramLabel = "FILE", description = "Another VAE: a file (original or diffusers layout) or a diffusers vae folder; "
+            + "with --models-dir also a name from models/VAE.")
+    Path vae;
+
+    @Option(names = "--models-dir", paramLabel = "DIR",
+            description = "An AUTOMATIC1111 folder (models/Stable-diffusion, models/Lora, models/VAE, ...) to find models by name.")
+    Path modelsDir;
+
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
     interface Pipeline {
         List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener);
+
+        /** The run with LoRAs or another VAE on the model; a stand-in that cannot apply them refuses. */
+        default List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
+            if (!addons.isEmpty()) throw new UnsupportedOperationException("this pipeline cannot apply LoRAs or a VAE");
+            return run(request, listener);
+        }
     }
+
+    /** The real pipeline, add-ons included. */
+    static final Pipeline TXT2IMG = new Pipeline() {
+        @Override
+        public List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener) {
+            return Txt2Img.run(request, listener);
+        }
+
+        @Override
+        public List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
+            return Txt2Img.run(request, addons, listener);
+        }
+    };
 
     private final Path workDir;
     private final Pipeline pipeline;
@@ -131,13 +167,17 @@ final class Txt2ImgCommand implements Callable<Integer> {
 
         // everything the user gave is checked before any work starts
         checkSampler(sampler);
+        ModelsDir models = modelsDir == null ? null : ModelsDir.open(modelsDir);
+        if (models != null && !Files.exists(model)) model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
         checkModelPath(model);
+        ExtraNetworks tags = ExtraNetworks.extract(prompt);
+        ModelAddons addons = addons(models, tags);
         if (configDir != null && !Files.isDirectory(configDir)) {
             throw new JDiffusionException("--config: " + configDir + ": no such directory");
         }
         if (threads != null && threads < 1) throw new JDiffusionException("--threads: " + threads + " must be at least 1");
         boolean randomSeed = seed.strip().equals("-1");
-        Txt2ImgRequest request = new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale,
+        Txt2ImgRequest request = new Txt2ImgRequest(model, configDir, tags.prompt(), negativePrompt, sampler, steps, cfgScale,
                 randomSeed ? randomSeed() : parseSeed(seed), width, height, batchSize, clipSkip, predictionType,
                 !noWatermark, sizeConditioning()).validate();
         Path outputFolder = output != null ? checkOutputFile(output)
@@ -147,7 +187,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
 
         List<GeneratedImage> images;
         try (ProgressBar progress = ProgressBar.forStderr(err)) {
-            images = pipeline.run(request, progress);
+            images = pipeline.run(request, addons, progress);
         }
         for (Path written : write(request, images, outputFolder)) out.println(written);
         // told once the images exist, so a failed run still prints exactly one error line
@@ -191,6 +231,32 @@ final class Txt2ImgCommand implements Callable<Integer> {
             // reported below
         }
         throw new JDiffusionException(flag + ": '" + text + "' is not two whole numbers like 1024,1024");
+    }
+
+    /** --lora and --vae, and the prompt's <lora:NAME:WEIGHT> and <hypernet:NAME:STRENGTH> tags found in the models folder. */
+    private ModelAddons addons(ModelsDir models, ExtraNetworks tags) {
+        List<LoraSpec> specs = new ArrayList<>();
+        for (String arg : loras) {
+            LoraSpec spec = LoraSpec.parse(arg);
+            if (models != null && !Files.exists(spec.file())) {
+                spec = new LoraSpec(models.find(ModelsDir.Kind.LORA, spec.file().toString()), spec.textEncoderWeight(), spec.unetWeight());
+            }
+            if (!Files.isRegularFile(spec.file())) throw new JDiffusionException("--lora: " + spec.file() + ": no such file");
+            specs.add(spec);
+        }
+        for (ExtraNetworks.LoraTag tag : tags.loras()) {
+            if (models == null) throw new JDiffusionException("prompt: <lora:" + tag.name() + ":...> needs --models-dir to find the LoRA");
+            specs.add(new LoraSpec(models.find(ModelsDir.Kind.LORA, tag.name()), tag.textEncoderWeight(), tag.unetWeight()));
+        }
+        List<ModelAddons.HypernetworkSpec> hypernetworks = new ArrayList<>();
+        for (ExtraNetworks.HypernetTag tag : tags.hypernets()) {
+            if (models == null) throw new JDiffusionException("prompt: <hypernet:" + tag.name() + ":...> needs --models-dir to find the hypernetwork");
+            hypernetworks.add(new ModelAddons.HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
+        }
+        Path vaePath = vae;
+        if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());
+        if (vaePath != null && !Files.exists(vaePath)) throw new JDiffusionException("--vae: " + vaePath + ": no such file or directory");
+        return new ModelAddons(specs, vaePath, hypernetworks);
     }
 
     static void checkSampler(String id) {

@@ -44,7 +44,7 @@ import java.util.Map;
  * buffers in SD 1.x checkpoints, F64, integers) are validated like the rest and listed by
  * {@link #unreadable()}; {@link #get} refuses them by name. A dtype the format does not define is malformed.
  */
-public final class SafeTensors {
+public final class SafeTensors implements TensorFile {
     /** A header larger than this is not a model header but a corrupt length (the format caps it at 100 MB). */
     private static final long MAX_HEADER_BYTES = 100L << 20;
 
@@ -241,20 +241,24 @@ public final class SafeTensors {
         return line.length() > 200 ? line.substring(0, 200) + "..." : line;
     }
 
+    @Override
     public Path path() {
         return path;
     }
 
     /** The tensors the engine can read (F32, F16, BF16), in header order. */
+    @Override
     public Map<String, Weight> tensors() {
         return tensors;
     }
 
     /** Well-formed tensors of a dtype the engine does not compute with: name → safetensors dtype. */
+    @Override
     public Map<String, String> unreadable() {
         return unreadable;
     }
 
+    @Override
     public Weight get(String name) {
         Weight w = tensors.get(name);
         if (w != null) return w;

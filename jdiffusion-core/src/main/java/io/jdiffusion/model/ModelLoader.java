@@ -2,13 +2,11 @@ package io.jdiffusion.model;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.JDiffusionException;
-import io.jdiffusion.io.SafeTensors;
+import io.jdiffusion.io.TensorFile;
 import io.jdiffusion.sampling.SchedulerConfig;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -20,7 +18,8 @@ import java.util.TreeMap;
 /**
  * Opens a model as the user names it: a diffusers folder ({@code model_index.json} with unet/, vae/,
  * text_encoder/, tokenizer/, scheduler/; SDXL adds text_encoder_2/ and tokenizer_2/) or a single
- * original-layout checkpoint file (.safetensors).
+ * original-layout checkpoint file (.safetensors, or a PyTorch .ckpt read without running its pickle:
+ * {@link io.jdiffusion.io.TorchCheckpoint}).
  * Either way the result is the same: each network's weights under the internal (diffusers/transformers)
  * names, its config, the tokenizer's pad token and the scheduler config.
  *
@@ -61,12 +60,10 @@ public final class ModelLoader {
 
     private static StableDiffusionModel loadFile(Path file, ConfigOverrides overrides) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (name.endsWith(".safetensors") || SafeTensors.looksLikeSafetensors(file)) return loadSingleFile(file, overrides);
-        if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin") || looksLikePickle(file)) {
-            throw new JDiffusionException(file + ": pickle checkpoints are not supported yet; convert to .safetensors");
-        }
+        // .ckpt/.pt/.bin: PyTorch checkpoints, read through the allow-list unpickler (TorchCheckpoint)
+        if (name.endsWith(".safetensors") || TensorFile.looksLikeWeights(file)) return loadSingleFile(file, overrides);
         if (name.endsWith(".gguf")) throw new JDiffusionException(file + ": GGUF files are not supported; use a .safetensors checkpoint");
-        throw new JDiffusionException(file + ": not a model: expected a .safetensors checkpoint or a diffusers folder");
+        throw new JDiffusionException(file + ": not a model: expected a .safetensors or .ckpt checkpoint or a diffusers folder");
     }
 
     private static StableDiffusionModel loadSingleFile(Path file, ConfigOverrides overrides) {
@@ -119,18 +116,6 @@ public final class ModelLoader {
         return family == ModelFamily.SD2 ? SD2_PAD : SD1_PAD;
     }
 
-    /** torch.save writes a zip archive; older PyTorch and plain pickles start with the pickle PROTO opcode. */
-    private static boolean looksLikePickle(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            byte[] head = in.readNBytes(4);
-            boolean zip = head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
-            boolean pickle = head.length >= 2 && (head[0] & 0xff) == 0x80 && head[1] >= 2 && head[1] <= 5;
-            return zip || pickle;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
     // ---------------------------------------------------------------- diffusers folders
 
     static StableDiffusionModel loadDiffusersFolder(Path dir, ConfigOverrides overrides) {
@@ -164,8 +149,8 @@ public final class ModelLoader {
         // OpenAI CLIP (SD 1.x, and SDXL's first encoder) uses quick_gelu; OpenCLIP (SD 2.x) plain gelu
         ModelFamily family = sdxl ? ModelFamily.SDXL : textConfig.hiddenAct().equals("gelu") ? ModelFamily.SD2 : ModelFamily.SD1;
 
-        SafeTensors unetFile = componentWeights(dir.resolve("unet"), "diffusion_pytorch_model");
-        SafeTensors vaeFile = componentWeights(dir.resolve("vae"), "diffusion_pytorch_model");
+        TensorFile unetFile = componentWeights(dir.resolve("unet"), "diffusion_pytorch_model");
+        TensorFile vaeFile = componentWeights(dir.resolve("vae"), "diffusion_pytorch_model");
         Weights unet = readable(unetFile, RequiredTensors.unet(unetConfig));
         Weights vae = withCurrentVaeAttentionNames(readable(vaeFile, RequiredTensors.vae(vaeConfig)));
         RequiredTensors.checkUNet(unet, unetConfig);
@@ -206,22 +191,21 @@ public final class ModelLoader {
         return new TextEncoderSpec(config, weights, pad);
     }
 
-    /** The component's weights file: {@code <name>.safetensors}, or its fp16 variant when only that exists. */
-    static SafeTensors componentWeights(Path componentDir, String baseName) {
-        for (String candidate : new String[]{baseName + ".safetensors", baseName + ".fp16.safetensors"}) {
+    /**
+     * The component's weights file: {@code <name>.safetensors}, or its fp16 variant when only that exists,
+     * or else the PyTorch {@code <name>.bin} older folders have (read through the allow-list unpickler).
+     */
+    static TensorFile componentWeights(Path componentDir, String baseName) {
+        for (String candidate : new String[]{baseName + ".safetensors", baseName + ".fp16.safetensors",
+                baseName + ".bin", baseName + ".fp16.bin"}) {
             Path p = componentDir.resolve(candidate);
-            if (Files.isRegularFile(p)) return SafeTensors.open(p);
-        }
-        for (String pickled : new String[]{baseName + ".bin", baseName + ".fp16.bin", baseName + ".ckpt"}) {
-            if (Files.isRegularFile(componentDir.resolve(pickled))) {
-                throw new JDiffusionException(componentDir.resolve(pickled) + ": pickle weights are not supported yet; convert to .safetensors");
-            }
+            if (Files.isRegularFile(p)) return TensorFile.open(p);
         }
         throw new JDiffusionException(componentDir + ": no " + baseName + ".safetensors");
     }
 
     /** The file's tensors; a required one stored in a dtype we cannot compute with is refused by name. */
-    private static Weights readable(SafeTensors file, Set<String> required) {
+    private static Weights readable(TensorFile file, Set<String> required) {
         for (String name : file.unreadable().keySet()) {
             if (required.contains(name)) file.get(name); // throws, naming the tensor and its dtype
         }
@@ -229,7 +213,7 @@ public final class ModelLoader {
     }
 
     /** diffusers before 0.14 named the VAE attention query/key/value/proj_attn; folders saved then still do. */
-    private static Weights withCurrentVaeAttentionNames(Weights vae) {
+    static Weights withCurrentVaeAttentionNames(Weights vae) {
         Map<String, String> renames = Map.of(".query.", ".to_q.", ".key.", ".to_k.", ".value.", ".to_v.", ".proj_attn.", ".to_out.0.");
         Map<String, Weight> out = new TreeMap<>();
         boolean changed = false;

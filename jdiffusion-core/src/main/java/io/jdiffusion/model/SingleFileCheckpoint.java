@@ -1,7 +1,7 @@
 package io.jdiffusion.model;
 
 import io.jdiffusion.JDiffusionException;
-import io.jdiffusion.io.SafeTensors;
+import io.jdiffusion.io.TensorFile;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 
@@ -18,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * An original-layout Stable Diffusion checkpoint (one .safetensors file as CompVis / Stability AI and
+ * An original-layout Stable Diffusion checkpoint (one .safetensors or .ckpt file as CompVis / Stability AI and
  * A1111 write it): tells the family from the tensor names, refuses the ones we cannot run, and splits the
  * file into its networks under their internal names.
  *
@@ -55,7 +55,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
                     "this is one diffusers component file, not a whole model; give the model's folder instead"));
 
     static SingleFileCheckpoint read(Path file) {
-        SafeTensors st = SafeTensors.open(file);
+        TensorFile st = TensorFile.open(file);
         Set<String> names = new TreeSet<>(st.tensors().keySet());
         names.addAll(st.unreadable().keySet());
 
@@ -98,7 +98,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     }
 
     /** SDXL base (sgm layout): two text encoders in the conditioner, the UNet with its added embedding. */
-    private static SingleFileCheckpoint readSdxl(Path file, SafeTensors st, Set<String> names) {
+    private static SingleFileCheckpoint readSdxl(Path file, TensorFile st, Set<String> names) {
         for (String prefix : new String[]{SDXL_TEXT, SDXL_TEXT_2}) {
             if (!hasPrefix(names, prefix)) {
                 throw new JDiffusionException(file + ": Stable Diffusion XL checkpoint without the text encoder " + prefix
@@ -130,8 +130,8 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     }
 
     /** Converts every tensor under {@code prefix} by {@code naming}; a name it does not know is refused. */
-    private static Weights convert(SafeTensors st, ModelFamily family, String network, String prefix,
-                                   Function<String, Conversion> naming) {
+    static Weights convert(TensorFile st, ModelFamily family, String network, String prefix,
+                           Function<String, Conversion> naming) {
         Path file = st.path();
         Map<String, Weight> out = new TreeMap<>();
         Map<String, String> origin = new LinkedHashMap<>();
@@ -164,7 +164,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
         return new Weights(out, file.toString());
     }
 
-    private static Set<String> relative(Set<String> names, String prefix) {
+    static Set<String> relative(Set<String> names, String prefix) {
         Set<String> out = new TreeSet<>();
         for (String n : names) if (n.startsWith(prefix)) out.add(n.substring(prefix.length()));
         return out;

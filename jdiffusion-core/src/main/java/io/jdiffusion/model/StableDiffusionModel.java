@@ -62,4 +62,19 @@ public record StableDiffusionModel(
         return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, newScheduler,
                 textEncoder2, forceZerosForEmptyPrompt);
     }
+
+    /** The same model with other UNet weights of the same architecture (LoRAs merged in). */
+    public StableDiffusionModel withUnetWeights(Weights newUnet) {
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, newUnet, vaeConfig, vae, scheduler);
+    }
+
+    /** The same model with another text encoder (LoRAs merged in). */
+    public StableDiffusionModel withTextEncoder(TextEncoderSpec newTextEncoder) {
+        return new StableDiffusionModel(source, layout, family, newTextEncoder, unetConfig, unet, vaeConfig, vae, scheduler);
+    }
+
+    /** The same model with another VAE (--vae). */
+    public StableDiffusionModel withVae(VaeConfig newVaeConfig, Weights newVae) {
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, newVaeConfig, newVae, scheduler);
+    }
 }

@@ -3,6 +3,7 @@ package io.jdiffusion.pipeline;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.clip.ClipTextEncoder;
 import io.jdiffusion.model.clip.ClipTokenizer;
+import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.sampling.NoisePredictor;
@@ -25,12 +26,17 @@ public final class LoadedModel {
     private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
+        this(model, AttentionInputs.NONE);
+    }
+
+    /** With the UNet's attention keys and values taken through {@code attentionInputs} (hypernetworks). */
+    public LoadedModel(StableDiffusionModel model, AttentionInputs attentionInputs) {
         this.model = model;
         String pad = model.textEncoder().padToken();
         this.tokenizer = tokenizerPaddingWith(pad);
         this.padTokenId = tokenizer.tokenId(pad);
         this.textEncoder = new ClipTextEncoder(model.textEncoder());
-        this.unet = new UNet(model.unetConfig(), model.unet());
+        this.unet = new UNet(model.unetConfig(), model.unet(), attentionInputs);
         this.vae = new Vae(model.vaeConfig(), model.vae());
         this.sdxl = model.textEncoder2() == null ? null : new SdxlConditioning(model);
     }

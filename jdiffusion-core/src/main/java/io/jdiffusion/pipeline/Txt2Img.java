@@ -2,6 +2,7 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
@@ -26,11 +27,16 @@ public final class Txt2Img {
 
     /** Loads the request's model and runs it; returns one image per batch entry, in order. */
     public static List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener) {
+        return run(request, ModelAddons.NONE, listener);
+    }
+
+    /** Loads the request's model, puts the add-ons on it (another VAE, LoRAs, hypernetworks) and runs it. */
+    public static List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
         request.validate();
         SamplerId.parse(request.sampler()); // an unknown sampler fails before the model loads
         StableDiffusionModel model = ModelLoader.load(request.model(), request.configDir());
         if (request.predictionType() != null) model = model.withPredictionType(request.predictionType());
-        return run(new LoadedModel(model), request, listener);
+        return run(new LoadedModel(addons.apply(model), addons.attentionInputs()), request, listener);
     }
 
     /**

@@ -393,17 +393,40 @@ class ModelLoaderTest {
     }
 
     @Test
-    void pickleCheckpointsAreRefusedForNow() {
-        Path ckpt = Fixtures.require("tiny-sd15.ckpt");
-        assertThatThrownBy(() -> ModelLoader.load(ckpt)).isInstanceOf(JDiffusionException.class)
-                .hasMessage(ckpt + ": pickle checkpoints are not supported yet; convert to .safetensors");
+    void ckptLoadsTheSameModelAsItsSafetensorsTwin() {
+        com.fasterxml.jackson.databind.JsonNode c = Fixtures.cases("ckpt").getFirst();
+        StableDiffusionModel ckpt = ModelLoader.load(Fixtures.require(c.get("file").asText()));
+        StableDiffusionModel twin = ModelLoader.load(Fixtures.require(c.get("same_weights_as").asText()));
+        // same configs and the same bytes in every network: every case of the model gives the same result
+        assertThat(ckpt.family()).isEqualTo(twin.family());
+        assertThat(ckpt.layout()).isEqualTo(StableDiffusionModel.SINGLE_FILE);
+        assertThat(ckpt.unetConfig()).isEqualTo(twin.unetConfig());
+        assertThat(ckpt.vaeConfig()).isEqualTo(twin.vaeConfig());
+        assertThat(ckpt.textEncoder().config()).isEqualTo(twin.textEncoder().config());
+        assertThat(ckpt.textEncoder().padToken()).isEqualTo(twin.textEncoder().padToken());
+        assertThat(ckpt.scheduler()).isEqualTo(twin.scheduler());
+        assertSameWeights("UNet", ckpt.unet(), twin.unet());
+        assertSameWeights("VAE", ckpt.vae(), twin.vae());
+        assertSameWeights("text encoder", ckpt.textEncoder().weights(), twin.textEncoder().weights());
     }
 
     @Test
-    void pickleIsRecognisedByContentWhateverTheExtension() throws IOException {
+    void ckptIsRecognisedByContentWhateverTheExtension() throws IOException {
         Path renamed = dir.resolve("model.weights");
         Files.copy(Fixtures.require("tiny-sd15.ckpt"), renamed);
-        assertThatThrownBy(() -> ModelLoader.load(renamed)).hasMessageContaining("pickle checkpoints are not supported yet");
+        assertThat(ModelLoader.load(renamed).unet().size()).isEqualTo(ModelLoader.load(Fixtures.require("tiny-sd15.ckpt")).unet().size());
+    }
+
+    @Test
+    void diffusersFolderWithPytorchBinWeightsLoads() throws IOException {
+        // older folders hold diffusion_pytorch_model.bin / model.bin: the same tensors, pickled
+        Path folder = dir.resolve("bin-folder");
+        copyFolder(Fixtures.require("tiny-sd15"), folder);
+        Path unet = folder.resolve("unet");
+        Path st = unet.resolve("diffusion_pytorch_model.safetensors");
+        io.jdiffusion.io.TorchCheckpointWriter.writeStateDict(unet.resolve("diffusion_pytorch_model.bin"), SafeTensors.open(st).tensors());
+        Files.delete(st);
+        assertSameWeights("UNet", ModelLoader.load(folder).unet(), ModelLoader.load(Fixtures.require("tiny-sd15")).unet());
     }
 
     @Test

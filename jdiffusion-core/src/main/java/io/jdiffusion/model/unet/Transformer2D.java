@@ -31,6 +31,12 @@ public final class Transformer2D {
      */
     public Transformer2D(Weights w, String prefix, int channels, int heads, int depth, int contextDim,
                          boolean linearProjection, int groups) {
+        this(w, prefix, channels, heads, depth, contextDim, linearProjection, groups, AttentionInputs.NONE);
+    }
+
+    /** @param attentionInputs what the attention layers' key and value projections see */
+    public Transformer2D(Weights w, String prefix, int channels, int heads, int depth, int contextDim,
+                         boolean linearProjection, int groups, AttentionInputs attentionInputs) {
         if (heads <= 0 || channels % heads != 0) {
             throw new JDiffusionException(w.source() + ": '" + prefix + "' has " + channels
                     + " channels, not divisible into " + heads + " attention heads");
@@ -40,7 +46,7 @@ public final class Transformer2D {
         projIn = linearProjection ? Linear.load(w, p + "proj_in", channels, channels, true)
                 : Linear.loadConv1x1(w, p + "proj_in", channels, channels);
         for (int i = 0; i < depth; i++) {
-            transformerBlocks.add(new BasicTransformerBlock(w, p + "transformer_blocks." + i, channels, heads, contextDim));
+            transformerBlocks.add(new BasicTransformerBlock(w, p + "transformer_blocks." + i, channels, heads, contextDim, attentionInputs));
         }
         projOut = linearProjection ? Linear.load(w, p + "proj_out", channels, channels, true)
                 : Linear.loadConv1x1(w, p + "proj_out", channels, channels);
@@ -65,12 +71,12 @@ public final class Transformer2D {
         private final Linear ffIn;   // ff.net.0.proj: [2·inner, C], hidden half then gate half
         private final Linear ffOut;  // ff.net.2: [C, inner]
 
-        BasicTransformerBlock(Weights w, String prefix, int channels, int heads, int contextDim) {
+        BasicTransformerBlock(Weights w, String prefix, int channels, int heads, int contextDim, AttentionInputs inputs) {
             String p = prefix + ".";
             norm1 = LayerNorm.load(w, p + "norm1", channels, LAYER_NORM_EPS);
-            attn1 = new Attention(w, p + "attn1", channels, channels, heads);
+            attn1 = new Attention(w, p + "attn1", channels, channels, heads, inputs);
             norm2 = LayerNorm.load(w, p + "norm2", channels, LAYER_NORM_EPS);
-            attn2 = new Attention(w, p + "attn2", channels, contextDim, heads);
+            attn2 = new Attention(w, p + "attn2", channels, contextDim, heads, inputs);
             norm3 = LayerNorm.load(w, p + "norm3", channels, LAYER_NORM_EPS);
             // the feed-forward's inner width (4·C in every published model) is read from the checkpoint
             int inner = w.get(p + "ff.net.2.weight").dim(-1);
@@ -91,19 +97,21 @@ public final class Transformer2D {
     static final class Attention {
         private final Linear toQ, toK, toV, toOut;
         private final int heads;
+        private final AttentionInputs inputs;
 
-        Attention(Weights w, String prefix, int channels, int keyDim, int heads) {
+        Attention(Weights w, String prefix, int channels, int keyDim, int heads, AttentionInputs inputs) {
             String p = prefix + ".";
             toQ = Linear.load(w, p + "to_q", channels, channels, false);
             toK = Linear.load(w, p + "to_k", channels, keyDim, false);
             toV = Linear.load(w, p + "to_v", channels, keyDim, false);
             toOut = Linear.load(w, p + "to_out.0", channels, channels, true);
             this.heads = heads;
+            this.inputs = inputs;
         }
 
         /** x [B, T, C] attends to keys [B, S, keyDim] (x itself for self-attention) → [B, T, C]. */
         Tensor forward(Tensor x, Tensor keys) {
-            Tensor q = toQ.apply(x), k = toK.apply(keys), v = toV.apply(keys);
+            Tensor q = toQ.apply(x), k = toK.apply(inputs.keys(keys)), v = toV.apply(inputs.values(keys));
             return toOut.apply(Ops.attention(q, k, v, heads, false));
         }
     }

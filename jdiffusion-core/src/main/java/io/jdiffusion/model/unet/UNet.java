@@ -41,6 +41,7 @@ public final class UNet {
     private final List<UpBlock> upBlocks = new ArrayList<>();
     private final GroupNorm convNormOut;
     private final Conv2d convOut;
+    private final AttentionInputs attentionInputs;
 
     /** One resolution level on the way down: resnets, each followed by its transformer when the level has them. */
     private record DownBlock(List<ResnetBlock2D> resnets, List<Transformer2D> attentions, Conv2d downsampler) {
@@ -55,7 +56,13 @@ public final class UNet {
     }
 
     public UNet(UNetConfig config, Weights w) {
+        this(config, w, AttentionInputs.NONE);
+    }
+
+    /** The UNet whose attention layers take their keys and values from {@code attentionInputs} (hypernetworks). */
+    public UNet(UNetConfig config, Weights w, AttentionInputs attentionInputs) {
         this.config = config;
+        this.attentionInputs = attentionInputs;
         int[] channels = config.blockOutChannels();
         int levels = channels.length;
         int groups = config.normGroups();
@@ -131,7 +138,7 @@ public final class UNet {
     /** The transformer at a resolution level: that level's head count and depth (up blocks mirror the down ones). */
     private Transformer2D transformer(Weights w, String prefix, int channels, int level) {
         return new Transformer2D(w, prefix, channels, config.headsPerBlock()[level], config.transformerDepth()[level],
-                config.crossAttentionDim(), config.useLinearProjection(), config.normGroups());
+                config.crossAttentionDim(), config.useLinearProjection(), config.normGroups(), attentionInputs);
     }
 
     private static void requireLength(String what, int actual, int levels, Weights w) {

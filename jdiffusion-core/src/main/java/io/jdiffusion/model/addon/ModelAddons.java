@@ -1,0 +1,51 @@
+package io.jdiffusion.model.addon;
+
+import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.VaeLoader;
+import io.jdiffusion.model.unet.AttentionInputs;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What is put on top of a checkpoint for a run: another VAE and LoRAs, in that order (the VAE replaces the
+ * model's; the LoRAs merge into its UNet and text encoder), and hypernetworks, which change what the
+ * UNet's attention keys and values see. The checkpoint itself is never changed.
+ *
+ * @param loras         LoRA files with their weights, merged in order (their changes add up)
+ * @param vae           a VAE file or diffusers vae folder, or null to keep the model's
+ * @param hypernetworks A1111 hypernetwork files with their strengths, applied one after the other
+ */
+public record ModelAddons(List<LoraSpec> loras, Path vae, List<HypernetworkSpec> hypernetworks) {
+    public static final ModelAddons NONE = new ModelAddons(List.of(), null);
+
+    /** A hypernetwork file and its strength ({@code <hypernet:NAME:STRENGTH>}). */
+    public record HypernetworkSpec(Path file, double strength) {
+    }
+
+    public ModelAddons {
+        loras = List.copyOf(loras);
+        hypernetworks = List.copyOf(hypernetworks);
+    }
+
+    public ModelAddons(List<LoraSpec> loras, Path vae) {
+        this(loras, vae, List.of());
+    }
+
+    public boolean isEmpty() {
+        return loras.isEmpty() && vae == null && hypernetworks.isEmpty();
+    }
+
+    /** What the UNet's attention keys and values see: the hypernetworks in order, or the plain context. */
+    public AttentionInputs attentionInputs() {
+        if (hypernetworks.isEmpty()) return AttentionInputs.NONE;
+        List<Hypernetwork.Applied> applied = hypernetworks.stream()
+                .map(h -> new Hypernetwork.Applied(Hypernetwork.read(h.file()), h.strength())).toList();
+        return Hypernetwork.chain(applied);
+    }
+
+    /** The model with these add-ons; the model itself when there are none. */
+    public StableDiffusionModel apply(StableDiffusionModel model) {
+        return Loras.apply(VaeLoader.swap(model, vae), loras);
+    }
+}
