@@ -73,7 +73,11 @@ final class ServeCommand implements Callable<Integer> {
         }
         err.println("jdiffusion: serving on " + server.url() + " (API at " + server.url() + "sdapi/v1/)");
         err.flush();
-        server.join();
+        try {
+            server.join();
+        } finally {
+            server.close(); // also when this thread is interrupted rather than the JVM stopped
+        }
         return 0;
     }
 
