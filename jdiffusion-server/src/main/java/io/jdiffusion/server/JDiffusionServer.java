@@ -70,7 +70,6 @@ public final class JDiffusionServer implements AutoCloseable {
             config.concurrency.useVirtualThreads = true; // a request waiting in the queue costs no platform thread
             config.jetty.host = options.host();
             config.jetty.port = options.port();
-            config.http.maxRequestSize = options.maxBodyBytes();
             config.http.prefer405over404 = true;
 
             var routes = config.routes;
