@@ -5,10 +5,12 @@ import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.SizeConditioning;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.tensor.Parallel;
+import io.jdiffusion.watermark.OutputWatermark;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -86,7 +88,20 @@ final class Txt2ImgCommand implements Callable<Integer> {
             description = "A diffusers-style config folder for a single-file checkpoint.")
     Path configDir;
 
-    @Option(names = "--no-watermark", description = "Do not add the invisible watermark.")
+    @Option(names = "--original-size", paramLabel = "W,H",
+            description = "SDXL: the size the model is told the source image had (default: the image size).")
+    String originalSize;
+
+    @Option(names = "--crop-top-left", paramLabel = "X,Y",
+            description = "SDXL: the crop offset the model is told of (default: 0,0).")
+    String cropTopLeft;
+
+    @Option(names = "--target-size", paramLabel = "W,H",
+            description = "SDXL: the size the model is told the result should have (default: the image size).")
+    String targetSize;
+
+    @Option(names = "--no-watermark",
+            description = "Do not add the invisible watermark (by default images of 256x256 pixels in area or more get it).")
     boolean noWatermark;
 
     @Option(names = "--output", paramLabel = "FILE",
@@ -124,7 +139,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
         boolean randomSeed = seed.strip().equals("-1");
         Txt2ImgRequest request = new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale,
                 randomSeed ? randomSeed() : parseSeed(seed), width, height, batchSize, clipSkip, predictionType,
-                !noWatermark).validate();
+                !noWatermark, sizeConditioning()).validate();
         Path outputFolder = output != null ? checkOutputFile(output)
                 : checkCreatable(workDir.resolve("outputs").resolve("txt2img"));
 
@@ -137,6 +152,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
         for (Path written : write(request, images, outputFolder)) out.println(written);
         // told once the images exist, so a failed run still prints exactly one error line
         if (randomSeed) err.println("seed: " + Long.toUnsignedString(request.seed()));
+        String watermarkNote = OutputWatermark.skippedNote(request.watermark(), width, height);
+        if (watermarkNote != null) err.println("note: " + watermarkNote);
         return 0;
     }
 
@@ -154,6 +171,26 @@ final class Txt2ImgCommand implements Callable<Integer> {
             written.add(file);
         }
         return written;
+    }
+
+    /** The SDXL size flags, each defaulting as diffusers does; null when none is given (the request's defaults). */
+    private SizeConditioning sizeConditioning() {
+        if (originalSize == null && cropTopLeft == null && targetSize == null) return null;
+        int[] original = originalSize == null ? new int[]{width, height} : pair("--original-size", originalSize);
+        int[] crop = cropTopLeft == null ? new int[]{0, 0} : pair("--crop-top-left", cropTopLeft);
+        int[] target = targetSize == null ? new int[]{width, height} : pair("--target-size", targetSize);
+        return new SizeConditioning(original[0], original[1], crop[0], crop[1], target[0], target[1]);
+    }
+
+    /** "A,B" (or "AxB") → {A, B}. */
+    static int[] pair(String flag, String text) {
+        String[] parts = text.strip().split("\\s*[,xX]\\s*");
+        try {
+            if (parts.length == 2) return new int[]{Integer.parseInt(parts[0]), Integer.parseInt(parts[1])};
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new JDiffusionException(flag + ": '" + text + "' is not two whole numbers like 1024,1024");
     }
 
     static void checkSampler(String id) {

@@ -181,6 +181,19 @@ class MainTest {
     }
 
     @Test
+    void infoNamesSdxlInBothLayouts() {
+        String fixtures = System.getProperty("jdiffusion.fixtures");
+        assumeTrue(fixtures != null && Files.isDirectory(Path.of(fixtures, "tiny-sdxl")), "fixtures not available");
+        Path file = dir.resolve("tiny-sdxl.safetensors");
+        io.jdiffusion.testing.SdxlOriginalLayout.write(Path.of(fixtures, "tiny-sdxl"), file);
+        for (Path model : new Path[]{Path.of(fixtures, "tiny-sdxl"), file}) {
+            Result r = run("info", model.toString());
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            assertThat(r.out()).contains("Stable Diffusion XL", "text encoder 2", "scaling factor 0.13025");
+        }
+    }
+
+    @Test
     void infoOnAMissingModel() throws IOException {
         assertOneLineError(run("info", dir.resolve("none.safetensors").toString()), 1, "none.safetensors");
     }

@@ -4,6 +4,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.SizeConditioning;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,6 +66,37 @@ class Txt2ImgCommandTest {
                 "dpmpp_2m_karras", 7, 5.5, -1L, 64, 72, 1, 2, "v_prediction", false));
         assertThat(out.toString().strip()).isEqualTo(dir.resolve("fox.png").toString());
         assertThat(err.toString()).doesNotContain("seed:");
+    }
+
+    @Test
+    void sdxlSizeFlagsReachThePipelineWithTheImageSizeAsDefault() throws IOException {
+        Path model = model();
+        assertThat(run("txt2img", "--model", model.toString(), "--prompt", "a fox", "--seed", "1", "--width", "96", "--height", "64",
+                "--crop-top-left", "8,16", "--target-size", "1024x768", "--output", dir.resolve("a.png").toString())).as(err.toString()).isZero();
+        assertThat(received.get().sizeConditioning()).isEqualTo(new SizeConditioning(96, 64, 8, 16, 1024, 768));
+
+        assertThat(run("txt2img", "--model", model.toString(), "--prompt", "a fox", "--seed", "1", "--width", "96", "--height", "64",
+                "--original-size", "2048,1536", "--output", dir.resolve("b.png").toString())).as(err.toString()).isZero();
+        assertThat(received.get().sizeConditioning()).isEqualTo(new SizeConditioning(2048, 1536, 0, 0, 96, 64));
+
+        assertThat(run("txt2img", "--model", model.toString(), "--prompt", "a fox", "--seed", "1",
+                "--output", dir.resolve("c.png").toString())).as(err.toString()).isZero();
+        assertThat(received.get().sizeConditioning()).isNull();
+    }
+
+    @Test
+    void badSdxlSizeFlagsAreOneLineErrors() throws IOException {
+        Path model = model();
+        for (String[] flag : new String[][]{{"--original-size", "1024"}, {"--target-size", "0,512"}, {"--crop-top-left", "-1,0"},
+                {"--crop-top-left", "a,b"}}) {
+            int before = err.toString().length();
+            received.set(null);
+            int code = run("txt2img", "--model", model.toString(), "--prompt", "a fox", flag[0], flag[1]);
+            assertThat(code).as(flag[0] + " " + flag[1]).isNotZero();
+            assertThat(received.get()).isNull();
+            String message = err.toString().substring(before).strip();
+            assertThat(message).startsWith("error: " + flag[0]).doesNotContain("\n");
+        }
     }
 
     @Test

@@ -12,8 +12,8 @@ import static io.jdiffusion.model.LdmUNetNames.indices;
  * Reads a network's architecture off its weights (internal names), for single-file checkpoints, which
  * carry no config. Sizes come from shapes and counts come from names. What no shape reveals follows the
  * published models: attention head counts (CLIP one head per 64 channels; SD 1.x UNet 8 heads per
- * attention block; SD 2.x UNet one head per 64 channels), GroupNorm's 32 groups and the VAE's latent
- * scaling factor.
+ * attention block; SD 2.x and SDXL UNets one head per 64 channels), GroupNorm's 32 groups, the VAE's latent
+ * scaling factor and SDXL's six size/crop time ids.
  */
 final class ArchitectureInference {
     /** Channels per attention head where the published models fix the head width rather than the count. */
@@ -24,11 +24,23 @@ final class ArchitectureInference {
     private static final double NORM_EPS = 1e-5;
     /** SD 1.x and 2.x share the VAE trained for latent diffusion, and its latent scale. */
     private static final double SD_VAE_SCALING_FACTOR = 0.18215;
+    /** SDXL retrained the VAE; its latents are scaled by this instead. */
+    private static final double SDXL_VAE_SCALING_FACTOR = 0.13025;
+    /** SDXL base's added time ids: original size (h, w), crop top-left (top, left), target size (h, w). */
+    static final int SDXL_TIME_IDS = 6;
 
     private ArchitectureInference() {
     }
 
     static UNetConfig unet(Weights w, ModelFamily family) {
+        return unet(w, family, 0);
+    }
+
+    /**
+     * @param pooledTextDim SDXL: the width of the pooled text embedding that the added embedding takes beside
+     *                      the time ids (the second text encoder's projection); 0 for SD 1.x / 2.x
+     */
+    static UNetConfig unet(Weights w, ModelFamily family, int pooledTextDim) {
         Set<String> names = w.names();
         int levels = indices(names, "down_blocks.").size();
         if (levels == 0) throw new JDiffusionException(w.source() + ": the UNet has no down blocks");
@@ -52,6 +64,21 @@ final class ArchitectureInference {
         if (firstAttention == null) throw new JDiffusionException(w.source() + ": the UNet has no cross-attention blocks");
         int contextDim = w.get(firstAttention + "transformer_blocks.0.attn2.to_k.weight").dim(1);
         boolean linearProjection = w.get(firstAttention + "proj_in.weight").rank() == 2;
+
+        // SDXL's add_embedding takes [pooled text, sinusoidal features of each time id]: its input width less the
+        // pooled width, split over the six ids, is the features per id
+        String addEmbedType = null;
+        int addInput = 0, perTimeId = 0;
+        if (w.has("add_embedding.linear_1.weight")) {
+            addInput = w.get("add_embedding.linear_1.weight").dim(1);
+            int idsWidth = addInput - pooledTextDim;
+            if (pooledTextDim <= 0 || idsWidth <= 0 || idsWidth % SDXL_TIME_IDS != 0) {
+                throw new JDiffusionException(w.source() + ": the UNet's added embedding takes " + addInput + " inputs, which is not a "
+                        + pooledTextDim + "-wide pooled text embedding and " + SDXL_TIME_IDS + " time ids; give the model's unet/config.json with --config");
+            }
+            addEmbedType = "text_time";
+            perTimeId = idsWidth / SDXL_TIME_IDS;
+        }
         return new UNetConfig(
                 w.get("conv_in.weight").dim(1),
                 w.get("conv_out.weight").dim(0),
@@ -64,7 +91,7 @@ final class ArchitectureInference {
                 linearProjection,
                 NORM_GROUPS, NORM_EPS,
                 true, 0, // sinusoidal time embedding: flip_sin_to_cos true, freq_shift 0, as in the LDM code
-                null, 0, 0);
+                addEmbedType, perTimeId, addInput);
     }
 
     private static String firstAttentionPrefix(Set<String> names, int levels) {
@@ -75,7 +102,7 @@ final class ArchitectureInference {
         return hasPrefix(names, "mid_block.attentions.0.") ? "mid_block.attentions.0." : null;
     }
 
-    static VaeConfig vae(Weights w) {
+    static VaeConfig vae(Weights w, ModelFamily family) {
         Set<String> names = w.names();
         int levels = indices(names, "encoder.down_blocks.").size();
         if (levels == 0) throw new JDiffusionException(w.source() + ": the VAE has no encoder down blocks");
@@ -88,22 +115,34 @@ final class ArchitectureInference {
                 channels,
                 indices(names, "encoder.down_blocks.0.resnets.").size(),
                 NORM_GROUPS,
-                SD_VAE_SCALING_FACTOR, 0.0,
+                family == ModelFamily.SDXL ? SDXL_VAE_SCALING_FACTOR : SD_VAE_SCALING_FACTOR, 0.0,
                 w.has("quant_conv.weight"),
                 w.has("post_quant_conv.weight"),
                 hasPrefix(names, "encoder.mid_block.attentions.0."));
     }
 
     /**
-     * @param layersUsed how many of the stored layers the model runs: all for SD 1.x; SD 2.x files hold one
-     *                   more than the model reads (it takes the penultimate layer's output)
+     * The (first) text encoder: OpenAI CLIP (quick_gelu) for SD 1.x and SDXL, OpenCLIP (gelu) for SD 2.x,
+     * whose files hold one more layer than the model reads (it takes the penultimate layer's output).
      */
     static ClipTextConfig clipText(Weights w, ModelFamily family) {
+        return clipText(w, family, family == ModelFamily.SD2 ? "gelu" : "quick_gelu", family == ModelFamily.SD2 ? 1 : 0, 0);
+    }
+
+    /**
+     * SDXL's second text encoder, OpenCLIP ViT-bigG with its projection: every stored layer runs (the pooled
+     * output comes from the last one), the projection width is read off text_projection.
+     */
+    static ClipTextConfig sdxlSecondText(Weights w) {
+        return clipText(w, ModelFamily.SDXL, "gelu", 0, w.get("text_projection.weight").dim(0));
+    }
+
+    private static ClipTextConfig clipText(Weights w, ModelFamily family, String hiddenAct, int unusedLayers, int projectionDim) {
         var tokens = w.get("text_model.embeddings.token_embedding.weight");
         int hidden = tokens.dim(1);
         int vocab = tokens.dim(0);
         int stored = indices(w.names(), "text_model.encoder.layers.").size();
-        int used = family == ModelFamily.SD2 ? stored - 1 : stored;
+        int used = stored - unusedLayers;
         int heads = Math.max(1, hidden / HEAD_WIDTH);
         if (hidden % heads != 0) {
             throw new JDiffusionException(w.source() + ": text encoder width " + hidden + " does not split into "
@@ -117,9 +156,9 @@ final class ArchitectureInference {
                 heads,
                 used,
                 w.get("text_model.embeddings.position_embedding.weight").dim(0),
-                family == ModelFamily.SD1 ? "quick_gelu" : "gelu",
+                hiddenAct,
                 NORM_EPS,
-                0, // SD 1.x / 2.x read the token states; the CLIP projection is not used
+                projectionDim, // SD 1.x / 2.x and SDXL's first encoder read the token states only
                 vocab - 1); // CLIP's BPE vocabulary ends with <|endoftext|>
     }
 }

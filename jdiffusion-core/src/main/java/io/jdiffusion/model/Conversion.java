@@ -2,6 +2,7 @@ package io.jdiffusion.model;
 
 import io.jdiffusion.tensor.Weight;
 
+import java.lang.foreign.MemorySegment;
 import java.util.Map;
 
 /**
@@ -20,6 +21,14 @@ sealed interface Conversion {
 
     /** A fused projection split into equal row blocks, in order (OpenCLIP's in_proj → q, k, v). */
     record SplitRows(String... targets) implements Conversion {
+    }
+
+    /**
+     * A matrix stored the other way round: OpenCLIP keeps its text projection as [hidden, projection] and
+     * multiplies x · P, where a linear layer's weight is [projection, hidden]. The one conversion that
+     * copies (a small matrix, kept in its stored dtype).
+     */
+    record Transpose(String target) implements Conversion {
     }
 
     /** Not used by the model (training state, buffers the network recomputes, unused heads). */
@@ -47,8 +56,22 @@ sealed interface Conversion {
                     out.put(split.targets()[i], w.sliceRows(split.targets()[i], i * rows / parts, rows / parts));
                 }
             }
+            case Transpose t -> out.put(t.target(), transposed(t.target(), w));
             case Drop d -> {
             }
         }
+    }
+
+    private static Weight transposed(String name, Weight w) {
+        if (w.rank() != 2) throw new IllegalArgumentException(w.name() + ": only a matrix can be transposed");
+        long rows = w.shape()[0], cols = w.shape()[1];
+        long size = w.dtype().bytes;
+        MemorySegment copy = MemorySegment.ofArray(new byte[Math.toIntExact(w.data().byteSize())]);
+        for (long r = 0; r < rows; r++) {
+            for (long c = 0; c < cols; c++) {
+                MemorySegment.copy(w.data(), (r * cols + c) * size, copy, (c * rows + r) * size, size);
+            }
+        }
+        return new Weight(name, w.dtype(), new long[]{cols, rows}, copy);
     }
 }

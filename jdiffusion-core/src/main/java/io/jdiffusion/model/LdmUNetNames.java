@@ -25,6 +25,15 @@ final class LdmUNetNames {
             "out.0.", "conv_norm_out.",
             "out.2.", "conv_out.");
 
+    /**
+     * SDXL's added embedding (pooled text + size/crop ids): the original's label_emb Sequential (Linear, SiLU,
+     * Linear). Only SDXL files map it: other UNets that carry a label_emb (unCLIP, class-conditioned) use
+     * it for something else.
+     */
+    private static final Map<String, String> SDXL_ADDED_EMBEDDING = Map.of(
+            "label_emb.0.0.", "add_embedding.linear_1.",
+            "label_emb.0.2.", "add_embedding.linear_2.");
+
     /** Inside a ResBlock (original) / ResnetBlock2D (diffusers). */
     private static final Map<String, String> RESNET = Map.of(
             "in_layers.0.", "norm1.",
@@ -49,8 +58,14 @@ final class LdmUNetNames {
     /** Original sub-module prefix ("input_blocks.4.1.") → where it goes. */
     private final Map<String, Target> modules = new LinkedHashMap<>();
 
-    /** @param names every UNet tensor name of the file, relative to model.diffusion_model. */
-    LdmUNetNames(Set<String> names) {
+    private final boolean sdxl;
+
+    /**
+     * @param names every UNet tensor name of the file, relative to model.diffusion_model.
+     * @param sdxl  whether the file is an SDXL checkpoint, whose label_emb is the added embedding
+     */
+    LdmUNetNames(Set<String> names, boolean sdxl) {
+        this.sdxl = sdxl;
         mapInputBlocks(names);
         mapMiddleBlock(names);
         mapOutputBlocks(names);
@@ -112,7 +127,7 @@ final class LdmUNetNames {
         }
     }
 
-    /** How the tensor converts (a rename), or null when the name is not part of an SD 1.x / 2.x UNet. */
+    /** How the tensor converts (a rename), or null when the name is not part of an SD UNet. */
     Conversion map(String name) {
         String target = internalName(name);
         return target == null ? null : new Conversion.Rename(target);
@@ -121,6 +136,11 @@ final class LdmUNetNames {
     private String internalName(String name) {
         for (var e : TOP_LEVEL.entrySet()) {
             if (name.startsWith(e.getKey())) return leaf(e.getValue(), name.substring(e.getKey().length()));
+        }
+        if (sdxl) {
+            for (var e : SDXL_ADDED_EMBEDDING.entrySet()) {
+                if (name.startsWith(e.getKey())) return leaf(e.getValue(), name.substring(e.getKey().length()));
+            }
         }
         for (var e : modules.entrySet()) {
             if (!name.startsWith(e.getKey())) continue;

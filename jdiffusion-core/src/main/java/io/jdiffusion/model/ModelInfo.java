@@ -29,6 +29,9 @@ public final class ModelInfo {
                     : " (the scheduler config names none)";
         }
         line(out, "prediction", prediction);
+        // Turbo models are told apart by their schedule ("trailing"), which only the config says
+        line(out, "timesteps", m.scheduler().has("timestep_spacing")
+                ? "\"" + m.scheduler().textOr("timestep_spacing", "") + "\" spacing" : "each sampler's own spacing (the config names none)");
 
         UNetConfig u = m.unetConfig();
         line(out, "UNet", u.inChannels() + " in / " + u.outChannels() + " out channels" + inputPurpose(u)
@@ -45,21 +48,33 @@ public final class ModelInfo {
                 + (v.shiftFactor() != 0 ? ", shift factor " + v.shiftFactor() : ""));
         line(out, "", parameters(m.vae()));
 
-        TextEncoderSpec t = m.textEncoder();
-        ClipTextConfig c = t.config();
-        line(out, "text encoder", "CLIP, " + c.hiddenSize() + " wide, " + c.numLayers() + " layers, " + c.numHeads()
-                + (c.numHeads() == 1 ? " head" : " heads") + ", MLP " + c.intermediateSize() + ", " + c.hiddenAct() + ", "
-                + c.maxPositions() + " positions, " + c.vocabSize() + " tokens");
-        line(out, "", "pad token \"" + t.padToken() + "\"");
-        line(out, "", parameters(t.weights()));
-
-        long total = parameterCount(m.unet()) + parameterCount(m.vae()) + parameterCount(t.weights());
+        boolean sdxl = m.textEncoder2() != null;
+        textEncoder(out, sdxl ? "text encoder 1" : "text encoder", m.textEncoder());
+        long total = parameterCount(m.unet()) + parameterCount(m.vae()) + parameterCount(m.textEncoder().weights());
+        if (sdxl) {
+            textEncoder(out, "text encoder 2", m.textEncoder2());
+            total += parameterCount(m.textEncoder2().weights());
+            line(out, "conditioning", "context " + m.textEncoder().config().hiddenSize() + " + " + m.textEncoder2().config().hiddenSize()
+                    + " (penultimate layers), pooled " + m.textEncoder2().config().projectionDim() + " + size/crop ids ("
+                    + u.additionTimeEmbedDim() + " features each)"
+                    + (m.forceZerosForEmptyPrompt() ? "; an empty negative prompt is zeros" : ""));
+        }
         line(out, "total", count(total) + " parameters");
         return out.toString();
     }
 
+    private static void textEncoder(StringBuilder out, String label, TextEncoderSpec t) {
+        ClipTextConfig c = t.config();
+        line(out, label, "CLIP, " + c.hiddenSize() + " wide, " + c.numLayers() + " layers, " + c.numHeads()
+                + (c.numHeads() == 1 ? " head" : " heads") + ", MLP " + c.intermediateSize() + ", " + c.hiddenAct() + ", "
+                + c.maxPositions() + " positions, " + c.vocabSize() + " tokens"
+                + (c.projectionDim() > 0 ? ", projection " + c.projectionDim() : ""));
+        line(out, "", "pad token \"" + t.padToken() + "\"");
+        line(out, "", parameters(t.weights()));
+    }
+
     private static void line(StringBuilder out, String label, String text) {
-        out.append(String.format(Locale.ROOT, "%-13s %s%n", label, text));
+        out.append(String.format(Locale.ROOT, "%-14s %s%n", label, text));
     }
 
     /** Extra UNet input channels beside the latents, as the published variants use them. */

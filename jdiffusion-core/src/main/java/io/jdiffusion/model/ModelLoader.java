@@ -19,20 +19,24 @@ import java.util.TreeMap;
 
 /**
  * Opens a model as the user names it: a diffusers folder ({@code model_index.json} with unet/, vae/,
- * text_encoder/, tokenizer/, scheduler/) or a single original-layout checkpoint file (.safetensors).
+ * text_encoder/, tokenizer/, scheduler/; SDXL adds text_encoder_2/ and tokenizer_2/) or a single
+ * original-layout checkpoint file (.safetensors).
  * Either way the result is the same: each network's weights under the internal (diffusers/transformers)
  * names, its config, the tokenizer's pad token and the scheduler config.
  *
  * <p>A single file carries no configs: its architecture is inferred from the weights
  * ({@link ArchitectureInference}), the scheduler is the published SD one and the prediction type epsilon.
  * A config folder ({@code --config DIR}: any of unet/config.json, vae/config.json, text_encoder/config.json,
- * scheduler/scheduler_config.json, tokenizer/tokenizer_config.json) overrides what the weights imply, as
+ * scheduler/scheduler_config.json, tokenizer/tokenizer_config.json, text_encoder_2/config.json,
+ * tokenizer_2/tokenizer_config.json, model_index.json) overrides what the weights imply, as
  * diffusers' {@code from_single_file(config=...)} does. Whatever the source of the config, the weights
  * are checked against it ({@link RequiredTensors}) before anything runs.
  */
 public final class ModelLoader {
     private static final String SD1_PAD = "<|endoftext|>";
     private static final String SD2_PAD = "!";
+    /** The SDXL pipeline config key (model_index.json) that makes an empty negative prompt zeros. */
+    private static final String FORCE_ZEROS = "force_zeros_for_empty_prompt";
 
     private ModelLoader() {
     }
@@ -69,10 +73,20 @@ public final class ModelLoader {
         SingleFileCheckpoint ckpt = SingleFileCheckpoint.read(file);
         ModelFamily family = ckpt.family();
 
+        // SDXL's second encoder comes first: its projection width sizes the UNet's added embedding
+        TextEncoderSpec text2 = null;
+        if (ckpt.text2() != null) {
+            ClipTextConfig config2 = overrides.text2 != null ? ClipTextConfig.fromTransformers(overrides.text2)
+                    : ArchitectureInference.sdxlSecondText(ckpt.text2());
+            RequiredTensors.checkText(ckpt.text2(), config2);
+            String pad2 = overrides.tokenizer2 != null ? padToken(overrides.tokenizer2, SD2_PAD) : SD2_PAD;
+            text2 = new TextEncoderSpec(config2, ckpt.text2(), pad2);
+        }
+
         UNetConfig unetConfig = overrides.unet != null ? UNetConfig.fromDiffusers(overrides.unet)
-                : ArchitectureInference.unet(ckpt.unet(), family);
+                : ArchitectureInference.unet(ckpt.unet(), family, text2 == null ? 0 : text2.config().projectionDim());
         VaeConfig vaeConfig = overrides.vae != null ? VaeConfig.fromDiffusers(overrides.vae)
-                : ArchitectureInference.vae(ckpt.vae());
+                : ArchitectureInference.vae(ckpt.vae(), family);
         ClipTextConfig textConfig = overrides.text != null ? ClipTextConfig.fromTransformers(overrides.text)
                 : ArchitectureInference.clipText(ckpt.text(), family);
         Weights text = ckpt.textLayersBelow(textConfig.numLayers());
@@ -83,9 +97,22 @@ public final class ModelLoader {
 
         String pad = overrides.tokenizer != null ? padToken(overrides.tokenizer, defaultPad(family)) : defaultPad(family);
         SchedulerConfig scheduler = overrides.scheduler != null ? SchedulerConfig.fromJson(overrides.scheduler)
-                : SchedulerConfig.stableDiffusionDefault();
+                : defaultScheduler(family);
+        // SDXL base's published pipeline config zeroes an empty negative prompt
+        boolean forceZeros = text2 != null && (overrides.pipeline == null
+                || Json.boolOr(overrides.pipeline, FORCE_ZEROS, true));
         return new StableDiffusionModel(file.toString(), StableDiffusionModel.SINGLE_FILE, family,
-                new TextEncoderSpec(textConfig, text, pad), unetConfig, ckpt.unet(), vaeConfig, ckpt.vae(), scheduler);
+                new TextEncoderSpec(textConfig, text, pad), unetConfig, ckpt.unet(), vaeConfig, ckpt.vae(), scheduler,
+                text2, forceZeros);
+    }
+
+    /**
+     * The family's published scheduler config, for single files that carry none: SDXL's is SD's with
+     * "leading" timestep spacing.
+     */
+    private static SchedulerConfig defaultScheduler(ModelFamily family) {
+        SchedulerConfig sd = SchedulerConfig.stableDiffusionDefault();
+        return family == ModelFamily.SDXL ? sd.with("timestep_spacing", "leading") : sd;
     }
 
     private static String defaultPad(ModelFamily family) {
@@ -113,44 +140,70 @@ public final class ModelLoader {
         }
         JsonNode modelIndex = Json.read(index);
         String pipeline = Json.textOr(modelIndex, "_class_name", "an unnamed pipeline");
-        if (modelIndex.has("text_encoder_2") || Files.isDirectory(dir.resolve("text_encoder_2")) || pipeline.contains("XL")) {
-            throw new JDiffusionException(dir + ": Stable Diffusion XL is not supported yet (" + pipeline + ")");
-        }
         if (!modelIndex.has("unet") || modelIndex.has("transformer")) {
-            throw new JDiffusionException(dir + ": " + pipeline + " is not supported: only Stable Diffusion 1.x/2.x pipelines (with a UNet) are");
+            throw new JDiffusionException(dir + ": " + pipeline + " is not supported: only Stable Diffusion 1.x/2.x/XL pipelines (with a UNet) are");
         }
-        for (String component : new String[]{"unet", "vae", "text_encoder"}) {
+        boolean sdxl = Files.isDirectory(dir.resolve("text_encoder_2")) || componentNamed(modelIndex, "text_encoder_2");
+        if (sdxl && !Files.isDirectory(dir.resolve("text_encoder"))) {
+            // the refiner conditions on the second encoder alone, plus an aesthetic score
+            throw new JDiffusionException(dir + ": Stable Diffusion XL refiner models are not supported yet (" + pipeline + ")");
+        }
+        String[] components = sdxl ? new String[]{"unet", "vae", "text_encoder", "text_encoder_2"} : new String[]{"unet", "vae", "text_encoder"};
+        for (String component : components) {
             if (!Files.isDirectory(dir.resolve(component))) {
                 throw new JDiffusionException(dir + ": missing component folder '" + component + "'");
             }
         }
 
-        JsonNode textJson = overrides.text != null ? overrides.text : Json.read(dir.resolve("text_encoder/config.json"));
-        ClipTextConfig textConfig = ClipTextConfig.fromTransformers(textJson);
         UNetConfig unetConfig = UNetConfig.fromDiffusers(overrides.unet != null ? overrides.unet : Json.read(dir.resolve("unet/config.json")));
         VaeConfig vaeConfig = VaeConfig.fromDiffusers(overrides.vae != null ? overrides.vae : Json.read(dir.resolve("vae/config.json")));
         SchedulerConfig scheduler = SchedulerConfig.fromJson(overrides.scheduler != null ? overrides.scheduler
                 : Json.read(dir.resolve("scheduler/scheduler_config.json")));
-        // OpenAI CLIP (SD 1.x) uses quick_gelu; OpenCLIP (SD 2.x) plain gelu
-        ModelFamily family = textConfig.hiddenAct().equals("gelu") ? ModelFamily.SD2 : ModelFamily.SD1;
+        ClipTextConfig textConfig = ClipTextConfig.fromTransformers(overrides.text != null ? overrides.text
+                : Json.read(dir.resolve("text_encoder/config.json")));
+        // OpenAI CLIP (SD 1.x, and SDXL's first encoder) uses quick_gelu; OpenCLIP (SD 2.x) plain gelu
+        ModelFamily family = sdxl ? ModelFamily.SDXL : textConfig.hiddenAct().equals("gelu") ? ModelFamily.SD2 : ModelFamily.SD1;
 
         SafeTensors unetFile = componentWeights(dir.resolve("unet"), "diffusion_pytorch_model");
         SafeTensors vaeFile = componentWeights(dir.resolve("vae"), "diffusion_pytorch_model");
-        SafeTensors textFile = componentWeights(dir.resolve("text_encoder"), "model");
         Weights unet = readable(unetFile, RequiredTensors.unet(unetConfig));
         Weights vae = withCurrentVaeAttentionNames(readable(vaeFile, RequiredTensors.vae(vaeConfig)));
-        Weights text = readable(textFile, RequiredTensors.clipText(textConfig));
         RequiredTensors.checkUNet(unet, unetConfig);
         RequiredTensors.checkVae(vae, vaeConfig);
-        RequiredTensors.checkText(text, textConfig);
+        TextEncoderSpec text = folderTextEncoder(dir, "text_encoder", textConfig, "tokenizer", overrides.tokenizer, defaultPad(family));
 
-        JsonNode tokenizer = overrides.tokenizer;
-        Path tokenizerConfig = dir.resolve("tokenizer/tokenizer_config.json");
-        if (tokenizer == null && Files.isRegularFile(tokenizerConfig)) tokenizer = Json.read(tokenizerConfig);
-        String pad = tokenizer != null ? padToken(tokenizer, defaultPad(family)) : defaultPad(family);
+        TextEncoderSpec text2 = null;
+        if (sdxl) {
+            ClipTextConfig config2 = ClipTextConfig.fromTransformers(overrides.text2 != null ? overrides.text2
+                    : Json.read(dir.resolve("text_encoder_2/config.json")));
+            if (config2.projectionDim() <= 0) {
+                throw new JDiffusionException(dir.resolve("text_encoder_2") + ": SDXL's second text encoder needs its projection"
+                        + " (a CLIPTextModelWithProjection config with projection_dim)");
+            }
+            text2 = folderTextEncoder(dir, "text_encoder_2", config2, "tokenizer_2", overrides.tokenizer2, SD2_PAD);
+        }
+        boolean forceZeros = sdxl && Json.boolOr(overrides.pipeline != null ? overrides.pipeline : modelIndex, FORCE_ZEROS, true);
 
         return new StableDiffusionModel(dir.toString(), StableDiffusionModel.DIFFUSERS_FOLDER, family,
-                new TextEncoderSpec(textConfig, text, pad), unetConfig, unet, vaeConfig, vae, scheduler);
+                text, unetConfig, unet, vaeConfig, vae, scheduler, text2, forceZeros);
+    }
+
+    /** model_index.json names a component with [library, class]; an absent one is [null, null] or missing. */
+    private static boolean componentNamed(JsonNode modelIndex, String component) {
+        JsonNode entry = modelIndex.get(component);
+        return entry != null && entry.isArray() && entry.size() == 2 && !entry.get(1).isNull();
+    }
+
+    /** A text encoder folder's weights, checked against its config, with its tokenizer's pad token. */
+    private static TextEncoderSpec folderTextEncoder(Path dir, String component, ClipTextConfig config, String tokenizerComponent,
+                                                     JsonNode tokenizerOverride, String defaultPad) {
+        Weights weights = readable(componentWeights(dir.resolve(component), "model"), RequiredTensors.clipText(config));
+        RequiredTensors.checkText(weights, config);
+        JsonNode tokenizer = tokenizerOverride;
+        Path tokenizerConfig = dir.resolve(tokenizerComponent).resolve("tokenizer_config.json");
+        if (tokenizer == null && Files.isRegularFile(tokenizerConfig)) tokenizer = Json.read(tokenizerConfig);
+        String pad = tokenizer != null ? padToken(tokenizer, defaultPad) : defaultPad;
+        return new TextEncoderSpec(config, weights, pad);
     }
 
     /** The component's weights file: {@code <name>.safetensors}, or its fp16 variant when only that exists. */
@@ -208,10 +261,12 @@ public final class ModelLoader {
     }
 
     /** Component configs given with --config; each null when that file is absent. */
-    record ConfigOverrides(JsonNode unet, JsonNode vae, JsonNode text, JsonNode scheduler, JsonNode tokenizer) {
-        static final ConfigOverrides NONE = new ConfigOverrides(null, null, null, null, null);
+    record ConfigOverrides(JsonNode unet, JsonNode vae, JsonNode text, JsonNode scheduler, JsonNode tokenizer,
+                           JsonNode text2, JsonNode tokenizer2, JsonNode pipeline) {
+        static final ConfigOverrides NONE = new ConfigOverrides(null, null, null, null, null, null, null, null);
         private static final String[] FILES = {"unet/config.json", "vae/config.json", "text_encoder/config.json",
-                "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json"};
+                "scheduler/scheduler_config.json", "tokenizer/tokenizer_config.json",
+                "text_encoder_2/config.json", "tokenizer_2/tokenizer_config.json", "model_index.json"};
 
         static ConfigOverrides read(Path dir) {
             if (!Files.isDirectory(dir)) throw new JDiffusionException(dir + ": config folder not found");
@@ -225,7 +280,7 @@ public final class ModelLoader {
                 }
             }
             if (!any) throw new JDiffusionException(dir + ": holds none of " + String.join(", ", Arrays.asList(FILES)));
-            return new ConfigOverrides(found[0], found[1], found[2], found[3], found[4]);
+            return new ConfigOverrides(found[0], found[1], found[2], found[3], found[4], found[5], found[6], found[7]);
         }
     }
 }

@@ -57,6 +57,10 @@ final class RequiredTensors {
         module(out, "conv_in");
         module(out, "time_embedding.linear_1");
         module(out, "time_embedding.linear_2");
+        if (c.addEmbedType() != null) { // SDXL: pooled text and size/crop ids
+            module(out, "add_embedding.linear_1");
+            module(out, "add_embedding.linear_2");
+        }
         for (int l = 0; l < levels; l++) {
             String down = "down_blocks." + l + ".";
             for (int r = 0; r < c.layersPerBlock(); r++) {

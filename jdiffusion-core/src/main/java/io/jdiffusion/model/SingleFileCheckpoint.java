@@ -20,25 +20,32 @@ import java.util.regex.Pattern;
 /**
  * An original-layout Stable Diffusion checkpoint (one .safetensors file as CompVis / Stability AI and
  * A1111 write it): tells the family from the tensor names, refuses the ones we cannot run, and splits the
- * file into the three networks under their internal names.
+ * file into its networks under their internal names.
  *
- * @param family  SD1 (OpenAI CLIP text encoder, transformers naming) or SD2 (OpenCLIP text encoder)
+ * @param family  SD1 (OpenAI CLIP text encoder, transformers naming), SD2 (OpenCLIP text encoder) or SDXL
+ *                (both: {@code conditioner.embedders.0} CLIP ViT-L, {@code conditioner.embedders.1} OpenCLIP ViT-bigG)
  * @param unet    diffusers UNet names
  * @param vae     diffusers AutoencoderKL names
  * @param text    transformers CLIPTextModel names, every layer the file holds
+ * @param text2   SDXL's second text encoder in transformers CLIPTextModelWithProjection names; null otherwise
  */
-record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weights text) {
+record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weights text, Weights text2) {
     static final String UNET = "model.diffusion_model.";
     static final String VAE = "first_stage_model.";
     static final String SD1_TEXT = "cond_stage_model.transformer.";
     static final String SD2_TEXT = "cond_stage_model.model.";
+    /** SDXL's text encoders live in its "conditioner", beside the parameterless size/crop embedders. */
+    static final String SDXL_CONDITIONER = "conditioner.";
+    static final String SDXL_TEXT = "conditioner.embedders.0.transformer.";
+    static final String SDXL_TEXT_2 = "conditioner.embedders.1.model.";
 
     /** Families we recognise but do not run yet, by a tensor name prefix their files have. */
     private record Unsupported(Predicate<String> marker, String what) {
     }
 
     private static final List<Unsupported> UNSUPPORTED = List.of(
-            new Unsupported(n -> n.startsWith("conditioner.embedders."), "Stable Diffusion XL checkpoints are not supported yet"),
+            // the refiner conditions on OpenCLIP bigG alone (its embedders.0) and an aesthetic score
+            new Unsupported(n -> n.startsWith("conditioner.embedders.0.model."), "Stable Diffusion XL refiner checkpoints are not supported yet"),
             new Unsupported(n -> n.startsWith("joint_blocks.") || n.startsWith(UNET + "joint_blocks."),
                     "Stable Diffusion 3.x checkpoints are not supported"),
             new Unsupported(n -> n.startsWith("double_blocks.") || n.startsWith(UNET + "double_blocks."), "Flux checkpoints are not supported"),
@@ -62,22 +69,22 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
             throw new JDiffusionException(file + ": unrecognised checkpoint: no Stable Diffusion UNet (" + UNET + "*) among its "
                     + names.size() + " tensors");
         }
-        boolean sd1 = names.stream().anyMatch(n -> n.startsWith(SD1_TEXT));
-        boolean sd2 = names.stream().anyMatch(n -> n.startsWith(SD2_TEXT));
+        if (hasPrefix(names, SDXL_CONDITIONER)) return readSdxl(file, st, names);
+
+        boolean sd1 = hasPrefix(names, SD1_TEXT);
+        boolean sd2 = hasPrefix(names, SD2_TEXT);
         if (sd1 == sd2) {
             throw new JDiffusionException(file + ": unrecognised checkpoint: " + (sd1 ? "two text encoders" : "no text encoder")
                     + " (expected " + SD1_TEXT + "* for SD 1.x or " + SD2_TEXT + "* for SD 2.x)");
         }
-        if (names.stream().noneMatch(n -> n.startsWith(VAE))) {
-            throw new JDiffusionException(file + ": checkpoint has no VAE (" + VAE + "*); single files without one are not supported");
-        }
+        requireVae(file, names);
         ModelFamily family = sd1 ? ModelFamily.SD1 : ModelFamily.SD2;
         String textPrefix = sd1 ? SD1_TEXT : SD2_TEXT;
         ClipTextNames textNames = sd1 ? ClipTextNames.TRANSFORMERS : ClipTextNames.OPEN_CLIP;
 
-        Weights unet = convert(st, "UNet", UNET, new LdmUNetNames(relative(names, UNET))::map);
-        Weights vae = convert(st, "VAE", VAE, new LdmVaeNames(relative(names, VAE))::map);
-        Weights text = convert(st, "text encoder", textPrefix, textNames::map);
+        Weights unet = convert(st, family, "UNet", UNET, new LdmUNetNames(relative(names, UNET), false)::map);
+        Weights vae = convert(st, family, "VAE", VAE, new LdmVaeNames(relative(names, VAE))::map);
+        Weights text = convert(st, family, "text encoder", textPrefix, textNames::map);
 
         // Tensors outside the three networks are training state (model_ema.*, the noise schedule's betas and
         // alphas_cumprod, logvar) or extras some tools save: the model does not use them. Only another text
@@ -87,11 +94,44 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
                 throw new JDiffusionException(file + ": unrecognised text encoder tensor '" + n + "'");
             }
         }
-        return new SingleFileCheckpoint(family, unet, vae, text);
+        return new SingleFileCheckpoint(family, unet, vae, text, null);
+    }
+
+    /** SDXL base (sgm layout): two text encoders in the conditioner, the UNet with its added embedding. */
+    private static SingleFileCheckpoint readSdxl(Path file, SafeTensors st, Set<String> names) {
+        for (String prefix : new String[]{SDXL_TEXT, SDXL_TEXT_2}) {
+            if (!hasPrefix(names, prefix)) {
+                throw new JDiffusionException(file + ": Stable Diffusion XL checkpoint without the text encoder " + prefix
+                        + "* (expected CLIP ViT-L at " + SDXL_TEXT + " and OpenCLIP ViT-bigG at " + SDXL_TEXT_2 + ")");
+            }
+        }
+        requireVae(file, names);
+        for (String n : names) {
+            boolean otherText = n.startsWith("cond_stage_model.")
+                    || n.startsWith(SDXL_CONDITIONER) && !n.startsWith(SDXL_TEXT) && !n.startsWith(SDXL_TEXT_2);
+            if (otherText) throw new JDiffusionException(file + ": unrecognised text encoder tensor '" + n + "'");
+        }
+        ModelFamily family = ModelFamily.SDXL;
+        Weights unet = convert(st, family, "UNet", UNET, new LdmUNetNames(relative(names, UNET), true)::map);
+        Weights vae = convert(st, family, "VAE", VAE, new LdmVaeNames(relative(names, VAE))::map);
+        Weights text = convert(st, family, "text encoder", SDXL_TEXT, ClipTextNames.TRANSFORMERS::map);
+        Weights text2 = convert(st, family, "second text encoder", SDXL_TEXT_2, ClipTextNames.OPEN_CLIP_WITH_PROJECTION::map);
+        return new SingleFileCheckpoint(family, unet, vae, text, text2);
+    }
+
+    private static void requireVae(Path file, Set<String> names) {
+        if (!hasPrefix(names, VAE)) {
+            throw new JDiffusionException(file + ": checkpoint has no VAE (" + VAE + "*); single files without one are not supported");
+        }
+    }
+
+    private static boolean hasPrefix(Set<String> names, String prefix) {
+        return LdmUNetNames.hasPrefix(names, prefix);
     }
 
     /** Converts every tensor under {@code prefix} by {@code naming}; a name it does not know is refused. */
-    private static Weights convert(SafeTensors st, String network, String prefix, Function<String, Conversion> naming) {
+    private static Weights convert(SafeTensors st, ModelFamily family, String network, String prefix,
+                                   Function<String, Conversion> naming) {
         Path file = st.path();
         Map<String, Weight> out = new TreeMap<>();
         Map<String, String> origin = new LinkedHashMap<>();
@@ -101,7 +141,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
             if (!name.startsWith(prefix)) continue;
             Conversion c = naming.apply(name.substring(prefix.length()));
             if (c == null) {
-                throw new JDiffusionException(file + ": tensor '" + name + "' is not part of a Stable Diffusion 1.x/2.x "
+                throw new JDiffusionException(file + ": tensor '" + name + "' is not part of a " + family.displayName + " "
                         + network + " (unsupported model variant)");
             }
             if (c instanceof Conversion.Drop) continue;

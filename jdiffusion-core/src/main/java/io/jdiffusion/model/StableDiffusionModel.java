@@ -15,6 +15,10 @@ import java.util.Set;
  * @param layout     {@link #DIFFUSERS_FOLDER} or {@link #SINGLE_FILE}, for {@code jdiffusion info}
  * @param scheduler  the model's scheduler config (or the family's published one for single files);
  *                   its prediction_type says epsilon or v_prediction
+ * @param textEncoder2 SDXL's second text encoder (OpenCLIP ViT-bigG with its projection), null for SD 1.x / 2.x;
+ *                   {@code textEncoder} is then SDXL's first (CLIP ViT-L)
+ * @param forceZerosForEmptyPrompt SDXL: an empty negative prompt conditions on zeros rather than on the
+ *                   encoded empty text (the pipeline config's force_zeros_for_empty_prompt)
  */
 public record StableDiffusionModel(
         String source,
@@ -25,10 +29,18 @@ public record StableDiffusionModel(
         Weights unet,
         VaeConfig vaeConfig,
         Weights vae,
-        SchedulerConfig scheduler) {
+        SchedulerConfig scheduler,
+        TextEncoderSpec textEncoder2,
+        boolean forceZerosForEmptyPrompt) {
 
     public static final String DIFFUSERS_FOLDER = "diffusers folder";
     public static final String SINGLE_FILE = "single file";
+
+    /** An SD 1.x / 2.x model: one text encoder. */
+    public StableDiffusionModel(String source, String layout, ModelFamily family, TextEncoderSpec textEncoder,
+                                UNetConfig unetConfig, Weights unet, VaeConfig vaeConfig, Weights vae, SchedulerConfig scheduler) {
+        this(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, scheduler, null, false);
+    }
 
     /** What the UNet predicts, as diffusers names it: the scheduler config's prediction_type. */
     public static final Set<String> PREDICTION_TYPES = Set.of("epsilon", "v_prediction");
@@ -47,6 +59,7 @@ public record StableDiffusionModel(
     }
 
     public StableDiffusionModel withScheduler(SchedulerConfig newScheduler) {
-        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, newScheduler);
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, newScheduler,
+                textEncoder2, forceZerosForEmptyPrompt);
     }
 }

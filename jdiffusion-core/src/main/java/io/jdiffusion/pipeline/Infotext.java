@@ -73,6 +73,13 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         return new Infotext(r.prompt(), r.negativePrompt(), p);
     }
 
+    /** A copy with one more parameter at the end (or this key's value replaced where it stands). */
+    public Infotext with(String key, String value) {
+        Map<String, String> p = new LinkedHashMap<>(parameters);
+        p.put(key, value);
+        return new Infotext(prompt, negativePrompt, p);
+    }
+
     /** The value of one parameter, or null. */
     public String get(String key) {
         return parameters.get(key);

@@ -21,19 +21,28 @@ public final class LoadedModel {
     private final ClipTextEncoder textEncoder;
     private final UNet unet;
     private final Vae vae;
+    private final SdxlConditioning sdxl; // null unless the model has SDXL's two text encoders
     private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
         this.model = model;
         String pad = model.textEncoder().padToken();
-        ClipTokenizer base = ClipTokenizer.bundled();
-        // Tokenizers that pad with something other than EOS (SD 2.x's "!") register the pad token as a
-        // special token, so the same text inside a prompt maps to it too (as the reference tokenizer does).
-        this.tokenizer = pad.equals(ClipTokenizer.END_OF_TEXT) ? base : base.withAddedToken(pad);
+        this.tokenizer = tokenizerPaddingWith(pad);
         this.padTokenId = tokenizer.tokenId(pad);
         this.textEncoder = new ClipTextEncoder(model.textEncoder());
         this.unet = new UNet(model.unetConfig(), model.unet());
         this.vae = new Vae(model.vaeConfig(), model.vae());
+        this.sdxl = model.textEncoder2() == null ? null : new SdxlConditioning(model);
+    }
+
+    /**
+     * The bundled CLIP tokenizer for a model whose tokenizer pads with {@code pad}. Tokenizers that pad with
+     * something other than EOS (SD 2.x's and SDXL's second "!") register the pad token as a special token,
+     * so the same text inside a prompt maps to it too (as the reference tokenizer does).
+     */
+    static ClipTokenizer tokenizerPaddingWith(String pad) {
+        ClipTokenizer base = ClipTokenizer.bundled();
+        return pad.equals(ClipTokenizer.END_OF_TEXT) ? base : base.withAddedToken(pad);
     }
 
     public StableDiffusionModel model() {
@@ -54,6 +63,11 @@ public final class LoadedModel {
         return vae.downscaleFactor();
     }
 
+    /** SDXL's two-encoder conditioning, or null for SD 1.x / 2.x models (which use {@link #encodePrompt}). */
+    public SdxlConditioning sdxl() {
+        return sdxl;
+    }
+
     /** Prompt → [1, 77, context] conditioning, with A1111's clip skip (1 = the last layer). */
     public Tensor encodePrompt(String prompt, int clipSkip) {
         int[] ids = tokenizer.encodePadded(prompt, padTokenId, textEncoder.maxLength());
@@ -66,19 +80,51 @@ public final class LoadedModel {
      * [uncond; cond] and returns uncond + scale·(cond − uncond); without it, only the conditional half.
      */
     public NoisePredictor guided(Tensor uncond, Tensor cond, double guidanceScale) {
+        return guided(uncond, cond, null, null, guidanceScale);
+    }
+
+    /**
+     * As {@link #guided(Tensor, Tensor, double)}, with SDXL's added conditioning of each half (pooled text
+     * [B, P] and time ids [B, 6]); both null for SD 1.x / 2.x, {@code addedUncond} null without guidance.
+     */
+    public NoisePredictor guided(Tensor uncond, Tensor cond, UNet.AddedConditioning addedUncond, UNet.AddedConditioning addedCond,
+                                 double guidanceScale) {
         if (guidanceScale <= 1.0) {
-            return (x, t) -> unet.forward(x, t, cond);
+            return (x, t) -> unet.forward(x, t, cond, addedCond);
         }
         Tensor context = Tensor.cat0(uncond, cond);
+        UNet.AddedConditioning added = addedCond == null ? null : new UNet.AddedConditioning(
+                Tensor.cat0(addedUncond.textEmbeds(), addedCond.textEmbeds()), Tensor.cat0(addedUncond.timeIds(), addedCond.timeIds()));
         float scale = (float) guidanceScale;
         return (x, t) -> {
-            Tensor both = unet.forward(Tensor.cat0(x, x), t, context);
+            Tensor both = unet.forward(Tensor.cat0(x, x), t, context, added);
             int half = both.numel() / 2;
             float[] out = new float[half];
             float[] d = both.data;
             for (int i = 0; i < half; i++) out[i] = d[i] + scale * (d[half + i] - d[i]);
             return new Tensor(out, x.shape);
         };
+    }
+
+    /**
+     * SDXL's guided noise predictor for a batch of one prompt pair: both text encoders' context and the
+     * pooled embedding of each prompt, with the size/crop time ids (the same for both halves, as diffusers
+     * uses them by default). Without guidance (scale ≤ 1) the negative prompt is not encoded at all.
+     *
+     * @throws IllegalStateException for an SD 1.x / 2.x model ({@link #sdxl()} is null)
+     */
+    public NoisePredictor guidedSdxl(String prompt, String negativePrompt, double guidanceScale, SizeConditioning sizes, int batch) {
+        if (sdxl == null) throw new IllegalStateException(model.source() + " is not an SDXL model");
+        boolean guided = guidanceScale > 1.0;
+        Tensor timeIds = Txt2Img.repeat(sizes.timeIds(), batch);
+        SdxlConditioning.Encoded cond = sdxl.encode(prompt);
+        SdxlConditioning.Encoded uncond = guided ? sdxl.encodeNegative(negativePrompt) : null;
+        return guided(
+                guided ? Txt2Img.repeat(uncond.context(), batch) : null,
+                Txt2Img.repeat(cond.context(), batch),
+                guided ? new UNet.AddedConditioning(Txt2Img.repeat(uncond.pooled(), batch), timeIds) : null,
+                new UNet.AddedConditioning(Txt2Img.repeat(cond.pooled(), batch), timeIds),
+                guidanceScale);
     }
 
     /**

@@ -2,20 +2,23 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.Samplers;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.watermark.OutputWatermark;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Text to image, as diffusers' StableDiffusionPipeline computes it: encode the prompt and the negative
- * prompt, draw the whole batch's initial noise from the seeded torch-compatible generator, run the
- * sampler over the guided UNet, decode with the VAE, round to 8 bits.
+ * Text to image, as diffusers' StableDiffusionPipeline (and StableDiffusionXLPipeline, through
+ * {@link SdxlConditioning}) computes it: encode the prompt and the negative prompt, draw the whole
+ * batch's initial noise from the seeded torch-compatible generator, run the sampler over the guided
+ * UNet, decode with the VAE, round to 8 bits.
  */
 public final class Txt2Img {
     private Txt2Img() {
@@ -38,24 +41,34 @@ public final class Txt2Img {
         request.validate();
         int batch = request.batchSize();
         boolean guided = request.cfgScale() > 1.0; // diffusers skips the unconditional pass otherwise
-        Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
-        Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+        NoisePredictor denoiser;
+        if (model.sdxl() != null) {
+            denoiser = model.guidedSdxl(request.prompt(), request.negativePrompt(), request.cfgScale(),
+                    request.sizeConditioningOrDefault(), batch);
+        } else {
+            Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
+            Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+            denoiser = model.guided(uncond, cond, request.cfgScale());
+        }
 
         Sampler sampler = Samplers.create(request.sampler(), model.model().scheduler(), request.steps());
         TorchCpuRandom rng = new TorchCpuRandom(request.seed());
         int scale = model.vaeScale();
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
-        Tensor latents = sampler.sample(model.guided(uncond, cond, request.cfgScale()), noise, rng,
-listener);
+        Tensor latents = sampler.sample(denoiser, noise, rng, listener);
 
-        byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
+        // the invisible watermark the reference scripts add, unless the request says no or the image is too small
+        OutputWatermark mark = OutputWatermark.choose(request.watermark(), model.model().family(), request.width(), request.height());
+        byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(model.decode(latents)));
         String hash = model.modelHash();
         String name = Infotext.modelName(request.model());
         List<GeneratedImage> images = new ArrayList<>(batch);
         for (byte[] pixels : rgb) {
             // One noise draw covers the batch (as diffusers does), so every image is reproduced by the same seed and batch size.
-            String infotext = Infotext.forTxt2Img(request, request.seed(), hash, name).format();
-            images.add(new GeneratedImage(request.width(), request.height(), pixels, request.seed(), infotext));
+            Infotext infotext = Infotext.forTxt2Img(request, request.seed(), hash, name);
+            if (mark.message() != null) infotext = infotext.with(OutputWatermark.INFOTEXT_KEY, mark.message().name());
+            images.add(new GeneratedImage(request.width(), request.height(),
+                    mark.onRgb8(pixels, request.width(), request.height()), request.seed(), infotext.format()));
         }
         return images;
     }

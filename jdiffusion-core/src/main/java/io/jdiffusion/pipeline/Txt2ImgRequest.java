@@ -18,6 +18,8 @@ import java.nio.file.Path;
  * @param clipSkip       1 = the text encoder's last layer, 2 = the penultimate one, ...
  * @param predictionType "epsilon" or "v_prediction" to override the model's, or null to use the detected one
  * @param watermark      whether to add the invisible watermark the reference scripts add
+ * @param sizeConditioning SDXL's original size / crop / target size, or null for the defaults (the image's
+ *                       size, no crop); other models ignore it
  */
 public record Txt2ImgRequest(
         Path model,
@@ -33,12 +35,26 @@ public record Txt2ImgRequest(
         int batchSize,
         int clipSkip,
         String predictionType,
-        boolean watermark) {
+        boolean watermark,
+        SizeConditioning sizeConditioning) {
 
     public static final int MIN_SIZE = 64;
     public static final int MAX_SIZE = 4096;
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH_SIZE = 64;
+
+    /** A request with the default SDXL size conditioning. */
+    public Txt2ImgRequest(Path model, Path configDir, String prompt, String negativePrompt, String sampler, int steps,
+                          double cfgScale, long seed, int width, int height, int batchSize, int clipSkip,
+                          String predictionType, boolean watermark) {
+        this(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed, width, height, batchSize, clipSkip,
+                predictionType, watermark, null);
+    }
+
+    /** The SDXL size conditioning to use: the one asked for, or the defaults for this image size. */
+    public SizeConditioning sizeConditioningOrDefault() {
+        return sizeConditioning != null ? sizeConditioning : SizeConditioning.forImage(width, height);
+    }
 
     /** Throws a one-line {@link JDiffusionException} naming the flag of the first bad value. */
     public Txt2ImgRequest validate() {
@@ -63,6 +79,7 @@ public record Txt2ImgRequest(
         if (predictionType != null && !predictionType.equals("epsilon") && !predictionType.equals("v_prediction")) {
             throw new JDiffusionException("--prediction-type: '" + predictionType + "' is not one of epsilon, v_prediction");
         }
+        if (sizeConditioning != null) sizeConditioning.validate();
         return this;
     }
 

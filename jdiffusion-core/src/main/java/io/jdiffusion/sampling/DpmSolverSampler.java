@@ -4,6 +4,8 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.tensor.Tensor;
 
 import static io.jdiffusion.sampling.Elementwise.add;
+import static io.jdiffusion.sampling.Elementwise.alphaOf;
+import static io.jdiffusion.sampling.Elementwise.lambdaOf;
 import static io.jdiffusion.sampling.Elementwise.exp;
 import static io.jdiffusion.sampling.Elementwise.log;
 import static io.jdiffusion.sampling.Elementwise.mul;
@@ -122,17 +124,6 @@ final class DpmSolverSampler extends Sampler {
         previousX0 = null;
         currentX0 = null;
         lowerOrderNums = 0;
-    }
-
-    /** alpha_t = 1/sqrt(σ² + 1) and sigma_t = σ·alpha_t of the variance-preserving process at sigma σ. */
-    private static float alphaOf(float sigma) {
-        return 1f / sqrt(sigma * sigma + 1f);
-    }
-
-    /** log-SNR λ = log alpha_t − log sigma_t. */
-    private static float lambdaOf(float sigma) {
-        float alpha = alphaOf(sigma);
-        return log(alpha) - log(sigma * alpha);
     }
 
     @Override

@@ -45,6 +45,17 @@ final class Elementwise {
 
     // torch 0-dim float32 scalar functions (correctly rounded here; torch's are within an ulp)
 
+    /** alpha_t = 1/sqrt(σ² + 1) of the variance-preserving process at sigma σ (its sigma_t is σ·alpha_t). */
+    static float alphaOf(float sigma) {
+        return 1f / sqrt(sigma * sigma + 1f);
+    }
+
+    /** The log-SNR λ = log alpha_t − log sigma_t at sigma σ (the multistep solvers' time variable). */
+    static float lambdaOf(float sigma) {
+        float alpha = alphaOf(sigma);
+        return log(alpha) - log(sigma * alpha);
+    }
+
     static float sqrt(float x) {
         return (float) Math.sqrt(x);
     }

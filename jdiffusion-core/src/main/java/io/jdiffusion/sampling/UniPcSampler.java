@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static io.jdiffusion.sampling.Elementwise.add;
+import static io.jdiffusion.sampling.Elementwise.alphaOf;
+import static io.jdiffusion.sampling.Elementwise.lambdaOf;
 import static io.jdiffusion.sampling.Elementwise.div;
 import static io.jdiffusion.sampling.Elementwise.expm1;
 import static io.jdiffusion.sampling.Elementwise.log;
@@ -90,15 +92,6 @@ final class UniPcSampler extends Sampler {
         lastSample = null;
         lowerOrderNums = 0;
         thisOrder = 0;
-    }
-
-    private static float alphaOf(float sigma) {
-        return 1f / sqrt(sigma * sigma + 1f);
-    }
-
-    private static float lambdaOf(float sigma) {
-        float alpha = alphaOf(sigma);
-        return log(alpha) - log(sigma * alpha);
     }
 
     @Override

@@ -13,23 +13,11 @@ public final class Ops {
     public static Tensor linear(Tensor x, Weight w, Weight b) {
         int k = x.dim(-1);
         int n = w.dim(0);
-        if (w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
+        if (w.rank() != 2 || w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
         int m = x.numel() / k;
-        float[] wt = w.toFloats();
         float[] bias = b == null ? null : b.toFloats();
         float[] out = new float[m * n];
-        float[] xd = x.data;
-        Parallel.forRange(m, 1, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int xo = r * k;
-                for (int j = 0; j < n; j++) {
-                    int wo = j * k;
-                    float s = 0;
-                    for (int i = 0; i < k; i++) s += xd[xo + i] * wt[wo + i];
-                    out[r * n + j] = bias == null ? s : s + bias[j];
-                }
-            }
-        });
+        Gemm.gemm(m, n, k, x.data, 0, k, w, bias, out, 0, n, false);
         int[] shape = x.shape.clone();
         shape[shape.length - 1] = n;
         return new Tensor(out, shape);
@@ -37,40 +25,25 @@ public final class Ops {
 
     /** 2-D convolution, NCHW, square stride and zero padding; w [Cout, Cin, kh, kw]. */
     public static Tensor conv2d(Tensor x, Weight w, Weight b, int stride, int padding) {
-        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
-        int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
-        if (w.dim(1) != cin) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
+        int cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int kh = w.dim(2), kw = w.dim(3);
+        if (w.rank() != 4 || w.dim(1) != cin) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
         int oh = (h + 2 * padding - kh) / stride + 1, ow = (wd + 2 * padding - kw) / stride + 1;
-        float[] wt = w.toFloats();
-        float[] bias = b == null ? null : b.toFloats();
-        float[] out = new float[batch * cout * oh * ow];
-        float[] xd = x.data;
-        Parallel.forRange(batch * cout, 1, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int n = p / cout, co = p % cout;
-                int ob = p * oh * ow;
-                float bv = bias == null ? 0 : bias[co];
-                for (int i = 0; i < oh * ow; i++) out[ob + i] = bv;
-                for (int ci = 0; ci < cin; ci++) {
-                    int xb = (n * cin + ci) * h * wd;
-                    for (int ky = 0; ky < kh; ky++) {
-                        for (int kx = 0; kx < kw; kx++) {
-                            float wv = wt[((co * cin + ci) * kh + ky) * kw + kx];
-                            for (int oy = 0; oy < oh; oy++) {
-                                int iy = oy * stride - padding + ky;
-                                if (iy < 0 || iy >= h) continue;
-                                for (int ox = 0; ox < ow; ox++) {
-                                    int ix = ox * stride - padding + kx;
-                                    if (ix < 0 || ix >= wd) continue;
-                                    out[ob + oy * ow + ox] += wv * xd[xb + iy * wd + ix];
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
-        return new Tensor(out, batch, cout, oh, ow);
+        return Convolution.conv2d(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b, stride, padding, padding, oh, ow);
+    }
+
+    /**
+     * Zero padding of an NCHW tensor: {@code left}/{@code right} columns and {@code top}/{@code bottom} rows
+     * (for the asymmetric padding before a stride-2 convolution without padding of its own).
+     */
+    public static Tensor pad(Tensor x, int left, int right, int top, int bottom) {
+        int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+        int oh = h + top + bottom, ow = w + left + right;
+        float[] o = new float[planes * oh * ow];
+        for (int p = 0; p < planes; p++) {
+            for (int y = 0; y < h; y++) System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
+        }
+        return new Tensor(o, x.dim(0), x.dim(1), oh, ow);
     }
 
     /** GroupNorm over NCHW (or [B, C] / [B, C, L]), optionally followed by SiLU. */
@@ -81,30 +54,19 @@ public final class Ops {
         float[] g = gamma.toFloats(), bt = beta.toFloats();
         float[] out = new float[x.numel()];
         float[] xd = x.data;
+        Pointwise.Activation f = silu ? Pointwise.Activation.SILU : Pointwise.Activation.NONE;
         Parallel.forRange(batch * groups, 1, (p0, p1) -> {
             for (int p = p0; p < p1; p++) {
                 int n = p / groups, gi = p % groups;
                 int base = (n * c + gi * cpg) * spatial;
                 int len = cpg * spatial;
-                double sum = 0;
-                for (int i = 0; i < len; i++) sum += xd[base + i];
-                double mean = sum / len;
-                double var = 0;
-                for (int i = 0; i < len; i++) {
-                    double d = xd[base + i] - mean;
-                    var += d * d;
-                }
-                var /= len;
+                float mean = (float) (Pointwise.sum(xd, base, len) / len);
+                double var = Pointwise.sumSquaredDeviations(xd, base, len, mean) / len;
                 float inv = (float) (1.0 / Math.sqrt(var + eps));
-                float mf = (float) mean;
                 for (int ch = 0; ch < cpg; ch++) {
                     int cc = gi * cpg + ch;
-                    float scale = g[cc] * inv, shift = bt[cc];
                     int o = base + ch * spatial;
-                    for (int i = 0; i < spatial; i++) {
-                        float v = (xd[o + i] - mf) * scale + shift;
-                        out[o + i] = silu ? v / (1f + (float) Math.exp(-v)) : v;
-                    }
+                    Pointwise.normalize(xd, o, out, o, spatial, mean, g[cc] * inv, bt[cc], f);
                 }
             }
         });
@@ -118,21 +80,13 @@ public final class Ops {
         float[] g = gamma.toFloats(), bt = beta.toFloats();
         float[] out = new float[x.numel()];
         float[] xd = x.data;
-        Parallel.forRange(rows, 16, (r0, r1) -> {
+        Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int o = r * c;
-                double sum = 0;
-                for (int i = 0; i < c; i++) sum += xd[o + i];
-                double mean = sum / c;
-                double var = 0;
-                for (int i = 0; i < c; i++) {
-                    double d = xd[o + i] - mean;
-                    var += d * d;
-                }
-                var /= c;
+                float mean = (float) (Pointwise.sum(xd, o, c) / c);
+                double var = Pointwise.sumSquaredDeviations(xd, o, c, mean) / c;
                 float inv = (float) (1.0 / Math.sqrt(var + eps));
-                float mf = (float) mean;
-                for (int i = 0; i < c; i++) out[o + i] = (xd[o + i] - mf) * inv * g[i] + bt[i];
+                Pointwise.normalizeAffine(xd, o, out, o, c, mean, inv, g, bt);
             }
         });
         return new Tensor(out, x.shape);
@@ -143,64 +97,32 @@ public final class Ops {
      * {@code heads} heads; scale 1/sqrt(C/heads); causal masks key j > query i. Returns [B, Tq, C].
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
-        int batch = q.dim(0), tq = q.dim(1), c = q.dim(2), tk = k.dim(1);
-        int hd = c / heads;
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] out = new float[batch * tq * c];
-        Parallel.forRange(batch * heads * tq, 8, (p0, p1) -> {
-            float[] scores = new float[tk];
-            for (int p = p0; p < p1; p++) {
-                int n = p / (heads * tq), h = (p / tq) % heads, i = p % tq;
-                int qo = (n * tq + i) * c + h * hd;
-                float max = Float.NEGATIVE_INFINITY;
-                int limit = causal ? Math.min(tk, i + 1) : tk;
-                for (int j = 0; j < limit; j++) {
-                    int ko = (n * tk + j) * c + h * hd;
-                    float s = 0;
-                    for (int d = 0; d < hd; d++) s += q.data[qo + d] * k.data[ko + d];
-                    s *= scale;
-                    scores[j] = s;
-                    if (s > max) max = s;
-                }
-                float sum = 0;
-                for (int j = 0; j < limit; j++) {
-                    scores[j] = (float) Math.exp(scores[j] - max);
-                    sum += scores[j];
-                }
-                int oo = (n * tq + i) * c + h * hd;
-                for (int j = 0; j < limit; j++) {
-                    float pj = scores[j] / sum;
-                    int vo = (n * tk + j) * c + h * hd;
-                    for (int d = 0; d < hd; d++) out[oo + d] += pj * v.data[vo + d];
-                }
-            }
-        });
-        return new Tensor(out, batch, tq, c);
+        return Attention.attention(MicroKernels.PREFERRED, Attention.Tiles.DEFAULT, q, k, v, heads, causal);
     }
 
     public static Tensor silu(Tensor x) {
-        float[] o = new float[x.numel()];
-        for (int i = 0; i < o.length; i++) {
-            float v = x.data[i];
-            o[i] = v / (1f + (float) Math.exp(-v));
-        }
-        return new Tensor(o, x.shape);
+        return activation(x, Pointwise.Activation.SILU);
     }
 
     /** GELU with the exact erf, as torch's default. */
     public static Tensor gelu(Tensor x) {
-        float[] o = new float[x.numel()];
-        for (int i = 0; i < o.length; i++) o[i] = geluScalar(x.data[i]);
-        return new Tensor(o, x.shape);
+        return activation(x, Pointwise.Activation.GELU);
     }
 
     /** CLIP's quick GELU: x·sigmoid(1.702x). */
     public static Tensor quickGelu(Tensor x) {
+        return activation(x, Pointwise.Activation.QUICK_GELU);
+    }
+
+    private static Tensor activation(Tensor x, Pointwise.Activation f) {
         float[] o = new float[x.numel()];
-        for (int i = 0; i < o.length; i++) {
-            float v = x.data[i];
-            o[i] = v / (1f + (float) Math.exp(-1.702f * v));
-        }
+        float[] xd = x.data;
+        int n = o.length;
+        int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
+        Parallel.forRange(chunks, 1, (c0, c1) -> {
+            int from = c0 * Pointwise.CHUNK, to = Math.min(n, c1 * Pointwise.CHUNK);
+            Pointwise.apply(f, xd, from, o, from, to - from);
+        });
         return new Tensor(o, x.shape);
     }
 
@@ -209,16 +131,13 @@ public final class Ops {
         int c2 = x.dim(-1), c = c2 / 2;
         int rows = x.numel() / c2;
         float[] o = new float[rows * c];
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < c; i++) o[r * c + i] = x.data[r * c2 + i] * geluScalar(x.data[r * c2 + c + i]);
-        }
+        float[] xd = x.data;
+        Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) Pointwise.mulGelu(xd, r * c2, xd, r * c2 + c, o, r * c, c);
+        });
         int[] s = x.shape.clone();
         s[s.length - 1] = c;
         return new Tensor(o, s);
-    }
-
-    static float geluScalar(float v) {
-        return (float) (0.5 * v * (1.0 + erf(v / Math.sqrt(2.0))));
     }
 
     /** erf in double precision (W. J. Cody's rational approximations are overkill here; this series/continued

@@ -38,7 +38,7 @@ public final class Parallel {
      */
     public static void forRange(int n, int grain, RangeBody body) {
         int chunks = Math.min(threads() * 4, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || java.util.concurrent.ForkJoinTask.getPool() == pool) {
+        if (chunks <= 1 || threads() == 1 || java.util.concurrent.ForkJoinTask.getPool() == pool) {
             body.run(0, n);
             return;
         }

@@ -59,12 +59,8 @@ public record Weight(String name, DType dtype, long[] shape, MemorySegment data)
     public void read(long from, float[] dst, int dstOff, int count) {
         switch (dtype) {
             case F32 -> MemorySegment.copy(data, F32_LE, from * 4, dst, dstOff, count);
-            case F16 -> {
-                for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(data.get(I16_LE, (from + i) * 2));
-            }
-            case BF16 -> {
-                for (int i = 0; i < count; i++) dst[dstOff + i] = DType.bf16ToFloat(data.get(I16_LE, (from + i) * 2));
-            }
+            case F16 -> StoredFloats.halfToFloat(data, from * 2, dst, dstOff, count);
+            case BF16 -> StoredFloats.bf16ToFloat(data, from * 2, dst, dstOff, count);
         }
     }
 

@@ -5,6 +5,7 @@ import io.jdiffusion.io.SafeTensors;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.SdxlOriginalLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -47,6 +48,99 @@ class ModelLoaderTest {
         assertThat(single.vaeConfig()).isEqualTo(diffusers.vaeConfig());
         assertThat(single.textEncoder().config()).isEqualTo(diffusers.textEncoder().config());
         assertThat(single.textEncoder().padToken()).isEqualTo(diffusers.textEncoder().padToken());
+    }
+
+    @Test
+    void sdxlSingleFileLoadsTheSameNetworksAsTheFolder() {
+        Path folder = Fixtures.require("tiny-sdxl");
+        Path file = dir.resolve("tiny-sdxl.safetensors");
+        SdxlOriginalLayout.write(folder, file);
+
+        StableDiffusionModel single = ModelLoader.load(file);
+        StableDiffusionModel diffusers = ModelLoader.load(folder);
+
+        for (StableDiffusionModel m : new StableDiffusionModel[]{single, diffusers}) {
+            assertThat(m.family()).isEqualTo(ModelFamily.SDXL);
+            assertThat(m.forceZerosForEmptyPrompt()).isTrue();
+            assertThat(m.scheduler().textOr("timestep_spacing", null)).isEqualTo("leading");
+        }
+        assertSameWeights("UNet", single.unet(), diffusers.unet());
+        assertSameWeights("VAE", single.vae(), diffusers.vae());
+        assertSameWeights("text encoder", single.textEncoder().weights(), diffusers.textEncoder().weights());
+        assertSameWeights("text encoder 2", single.textEncoder2().weights(), diffusers.textEncoder2().weights());
+
+        assertThat(single.unetConfig()).isEqualTo(diffusers.unetConfig());
+        assertThat(single.vaeConfig()).isEqualTo(diffusers.vaeConfig());
+        assertThat(single.textEncoder().config()).isEqualTo(diffusers.textEncoder().config());
+        assertThat(single.textEncoder2().config()).isEqualTo(diffusers.textEncoder2().config());
+        assertThat(single.textEncoder().padToken()).isEqualTo(diffusers.textEncoder().padToken()).isEqualTo("<|endoftext|>");
+        assertThat(single.textEncoder2().padToken()).isEqualTo(diffusers.textEncoder2().padToken()).isEqualTo("!");
+    }
+
+    @Test
+    void sdxlSingleFileTakesTheSecondEncodersAndThePipelinesConfigFromConfigDir() throws IOException {
+        Path folder = Fixtures.require("tiny-sdxl");
+        Path file = dir.resolve("tiny-sdxl.safetensors");
+        SdxlOriginalLayout.write(folder, file);
+        Path config = dir.resolve("config");
+        Files.createDirectories(config.resolve("text_encoder_2"));
+        Files.createDirectories(config.resolve("tokenizer_2"));
+        Files.copy(folder.resolve("text_encoder_2/config.json"), config.resolve("text_encoder_2/config.json"));
+        Files.writeString(config.resolve("tokenizer_2/tokenizer_config.json"), "{\"pad_token\": \"<|endoftext|>\"}");
+        Files.writeString(config.resolve("model_index.json"), "{\"force_zeros_for_empty_prompt\": false}");
+
+        StableDiffusionModel m = ModelLoader.load(file, config);
+        assertThat(m.textEncoder2().config()).isEqualTo(ModelLoader.load(folder).textEncoder2().config());
+        assertThat(m.textEncoder2().padToken()).isEqualTo("<|endoftext|>");
+        assertThat(m.forceZerosForEmptyPrompt()).isFalse();
+    }
+
+    @Test
+    void sdxlFolderReadsItsPipelineConfig() throws IOException {
+        Path folder = dir.resolve("sdxl");
+        copyFolder(Fixtures.require("tiny-sdxl"), folder);
+        Path index = folder.resolve("model_index.json");
+        Files.writeString(index, Files.readString(index).replace("\"force_zeros_for_empty_prompt\": true", "\"force_zeros_for_empty_prompt\": false"));
+        StableDiffusionModel m = ModelLoader.load(folder);
+        assertThat(m.family()).isEqualTo(ModelFamily.SDXL);
+        assertThat(m.forceZerosForEmptyPrompt()).isFalse();
+        assertThat(m.vaeConfig().scalingFactor()).isEqualTo(0.13025);
+        assertThat(m.textEncoder2().config().projectionDim()).isPositive();
+    }
+
+    @Test
+    void sdxlRefinerFolderIsRefused() throws IOException {
+        Path folder = dir.resolve("refiner");
+        copyFolder(Fixtures.require("tiny-sdxl"), folder);
+        deleteFolder(folder.resolve("text_encoder"));
+        deleteFolder(folder.resolve("tokenizer"));
+        assertThatThrownBy(() -> ModelLoader.load(folder)).isInstanceOf(JDiffusionException.class)
+                .hasMessageStartingWith(folder + ": Stable Diffusion XL refiner models are not supported yet");
+    }
+
+    @Test
+    void sdxlFileWithoutItsSecondTextEncoderIsRefused() throws IOException {
+        Path file = dir.resolve("full.safetensors");
+        SdxlOriginalLayout.write(Fixtures.require("tiny-sdxl"), file);
+        LinkedHashMap<String, RawCheckpoint.Raw> tensors = RawCheckpoint.read(file);
+        tensors.keySet().removeIf(n -> n.startsWith("conditioner.embedders.1."));
+        Path broken = dir.resolve("one-encoder.safetensors");
+        RawCheckpoint.write(broken, tensors);
+        assertThatThrownBy(() -> ModelLoader.load(broken)).isInstanceOf(JDiffusionException.class)
+                .hasMessageStartingWith(broken + ": ").hasMessageContaining("conditioner.embedders.1.model.");
+    }
+
+    @Test
+    void sdxlFileWithAnUnknownTensorInTheSecondEncoderIsRefused() throws IOException {
+        Path file = dir.resolve("full.safetensors");
+        SdxlOriginalLayout.write(Fixtures.require("tiny-sdxl"), file);
+        LinkedHashMap<String, RawCheckpoint.Raw> tensors = RawCheckpoint.read(file);
+        String odd = "conditioner.embedders.1.model.transformer.resblocks.0.attn.gate";
+        tensors.put(odd, RawCheckpoint.zeros("F16", 2, 4));
+        Path broken = dir.resolve("odd.safetensors");
+        RawCheckpoint.write(broken, tensors);
+        assertThatThrownBy(() -> ModelLoader.load(broken)).isInstanceOf(JDiffusionException.class)
+                .hasMessageContaining("'" + odd + "'").hasMessageContaining("Stable Diffusion XL second text encoder");
     }
 
     /** Same names, and every tensor the same dtype, shape and bytes. */
@@ -264,7 +358,7 @@ class ModelLoaderTest {
 
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
-            "conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight | Stable Diffusion XL",
+            "conditioner.embedders.0.model.transformer.resblocks.0.ln_1.weight             | Stable Diffusion XL refiner",
             "model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight                   | Stable Diffusion 3",
             "double_blocks.0.img_attn.norm.key_norm.scale                                   | Flux",
             "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight                  | LoRA",
@@ -281,13 +375,6 @@ class ModelLoaderTest {
         RawCheckpoint.write(file, tensors);
         assertThatThrownBy(() -> ModelLoader.load(file)).isInstanceOf(JDiffusionException.class)
                 .satisfies(e -> assertThat(e.getMessage()).startsWith(file + ": ").contains(named).doesNotContain("\n"));
-    }
-
-    @Test
-    void sdxlFolderIsRefused() {
-        Path folder = Fixtures.require("tiny-sdxl");
-        assertThatThrownBy(() -> ModelLoader.load(folder)).isInstanceOf(JDiffusionException.class)
-                .hasMessageStartingWith(folder + ": Stable Diffusion XL is not supported yet");
     }
 
     @Test
@@ -353,6 +440,20 @@ class ModelLoaderTest {
     void describeOfAFolderShowsItsPredictionType() {
         String text = ModelInfo.describe(ModelLoader.load(Fixtures.require("tiny-sd21-v")));
         assertThat(text).contains("diffusers folder", "v_prediction");
+    }
+
+    @Test
+    void describeNamesSdxlAndBothTextEncoders() {
+        StableDiffusionModel m = ModelLoader.load(Fixtures.require("tiny-sdxl"));
+        String text = ModelInfo.describe(m);
+        ClipTextConfig second = m.textEncoder2().config();
+        assertThat(text).contains("Stable Diffusion XL", "text encoder 1", "text encoder 2", "projection " + second.projectionDim(),
+                "pad token \"<|endoftext|>\"", "pad token \"!\"", "scaling factor 0.13025",
+                "context " + m.textEncoder().config().hiddenSize() + " + " + second.hiddenSize(), "an empty negative prompt is zeros");
+        long all = Stream.of(m.unet(), m.vae(), m.textEncoder().weights(), m.textEncoder2().weights())
+                .mapToLong(ModelInfo::parameterCount).sum();
+        assertThat(ModelInfo.parameterCount(m.textEncoder2().weights())).isPositive();
+        assertThat(text).contains("total").contains(String.format(java.util.Locale.ROOT, "%.2fM parameters", all / 1e6));
     }
 
     // ------------------------------------------------------------ helpers

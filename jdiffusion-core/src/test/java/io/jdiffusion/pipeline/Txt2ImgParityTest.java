@@ -32,7 +32,6 @@ class Txt2ImgParityTest {
         for (JsonNode c : Fixtures.cases("txt2img")) {
             JsonNode model = models.get(c.get("model").asText());
             String family = model.path("family").asText();
-            if (family.startsWith("sdxl")) continue; // SDXL is a later issue
             // A single file cannot tell v-prediction from its weights: the user says so, as here.
             String prediction = family.endsWith("-v") ? "v_prediction" : null;
             for (String layout : new String[]{"diffusers_dir", "single_file"}) {

@@ -1,0 +1,248 @@
+package io.jdiffusion.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
+
+/**
+ * Multi-head attention with an online softmax over key tiles (flash-attention style): the Tq×Tk score
+ * matrix never exists, only one tile of it per task.
+ *
+ * <p>A task is one (batch, head, tile of queries). It works on transposed tiles so that the queries lie
+ * along the vector lanes: {@code Sᵀ[key, query] = K·(scale·Q)ᵀ} takes the head's keys, transposed once per
+ * call into Kᵀ [d][key], as the kernels' A and the query tile, packed once per task, as B; the softmax
+ * statistics (running max and sum per query) are then plain lane-wise vector operations down the key rows;
+ * and {@code Oᵀ[d, query] += Vᵀ·Pᵀ} reads the head's values, gathered once per call into [key][d], as A
+ * with Pᵀ already in the packed panel layout the kernels take as B. Both A layouts are "k-major" (the
+ * kernel's rows are consecutive floats), which the kernels read fastest.
+ */
+final class Attention {
+    private Attention() {
+    }
+
+    /** Queries per task and keys per tile (rounded to whole kernel tiles). */
+    record Tiles(int queries, int keys) {
+        static final Tiles DEFAULT = new Tiles(64, 256);
+    }
+
+    /** Scratch of one thread: packed queries, the score tile, the output accumulator and the softmax statistics. */
+    private static final class Work {
+        float[] q = new float[0], s = new float[0], o = new float[0], max = new float[0], sum = new float[0];
+
+        void ensure(int qLen, int sLen, int oLen, int cols) {
+            if (q.length < qLen) q = new float[qLen];
+            if (s.length < sLen) s = new float[sLen];
+            if (o.length < oLen) o = new float[oLen];
+            if (max.length < cols) {
+                max = new float[cols];
+                sum = new float[cols];
+            }
+        }
+    }
+
+    private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
+
+    /** Per calling thread: the heads' keys transposed and values gathered, reused from call to call. */
+    private static final ThreadLocal<float[][]> HEADS = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
+
+    /** q [B, Tq, C], k and v [B, Tk, C], C split into heads; scale 1/sqrt(C/heads); causal: query i sees keys ≤ i. */
+    static Tensor attention(MicroKernels mk, Tiles tiles, Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
+        int batch = q.dim(0), tq = q.dim(1), c = q.dim(2), tk = k.dim(1);
+        if (k.dim(0) != batch || v.dim(0) != batch || k.dim(2) != c || v.dim(2) != c || v.dim(1) != tk || c % heads != 0) {
+            throw new IllegalArgumentException("attention of q " + q + ", k " + k + ", v " + v + " with " + heads + " heads");
+        }
+        int hd = c / heads;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        int nr = mk.nr, mr = mk.maxMr;
+        int bq = Math.max(nr, tiles.queries() / nr * nr);
+        int bk = Math.max(mr, tiles.keys() / mr * mr);
+        int qTiles = (tq + bq - 1) / bq;
+        float[] out = new float[batch * tq * c];
+        long flops = 4L * batch * tq * tk * c;
+        boolean parallel = flops >= (1L << 20);
+
+        // per (batch, head): Kᵀ [hd][ktStride] and V [tk][hd], contiguous
+        int ktStride = keyStride(tk);
+        float[][] scratch = HEADS.get();
+        int headsLen = batch * ktStride * c;
+        if (scratch[0].length < headsLen) {
+            scratch[0] = new float[headsLen];
+            scratch[1] = new float[headsLen];
+        }
+        float[] kt = scratch[0], vh = scratch[1];
+        Parallel.RangeBody gather = (g0, g1) -> {
+            for (int g = g0; g < g1; g++) gatherHead(k.data, v.data, kt, vh, g / heads, g % heads, tk, ktStride, c, hd);
+        };
+        if (parallel) Parallel.forRange(batch * heads, 1, gather);
+        else gather.run(0, batch * heads);
+
+        int tasks = batch * heads * qTiles;
+        Parallel.RangeBody body = (t0, t1) -> {
+            Work w = WORK.get();
+            w.ensure(bq * hd, bq * bk, hd * bq, bq);
+            for (int t = t0; t < t1; t++) {
+                int n = t / (heads * qTiles), h = t / qTiles % heads, q0 = t % qTiles * bq;
+                task(mk, w, q.data, kt, vh, out, n, h, q0, Math.min(bq, tq - q0), bq, bk, tq, tk, ktStride, c, hd, heads, scale, causal);
+            }
+        };
+        if (parallel) Parallel.forRange(tasks, 1, body);
+        else body.run(0, tasks);
+        return new Tensor(out, batch, tq, c);
+    }
+
+    /**
+     * Floats between the rows of Kᵀ: the keys, plus a pad when they are a multiple of 1 KiB, so that the
+     * kernel's successive rows (a power-of-two stride apart) do not all fall into one L1 set.
+     */
+    static int keyStride(int tk) {
+        return tk % 256 == 0 ? tk + 16 : tk;
+    }
+
+    /** Head h of batch item n: kt[head][d][key] = k[n][key][h·hd + d] (rows ktStride apart), vh[head][key][d] = v[n][key][h·hd + d]. */
+    private static void gatherHead(float[] k, float[] v, float[] kt, float[] vh, int n, int h, int tk, int ktStride, int c, int hd) {
+        int head = n * (c / hd) + h;
+        for (int key = 0; key < tk; key++) {
+            int src = (n * tk + key) * c + h * hd;
+            System.arraycopy(v, src, vh, head * tk * hd + key * hd, hd);
+            for (int d = 0, dst = head * ktStride * hd + key; d < hd; d++, dst += ktStride) kt[dst] = k[src + d];
+        }
+    }
+
+    private static void task(MicroKernels mk, Work w, float[] q, float[] kt, float[] vh, float[] out,
+                             int n, int h, int q0, int nq, int bq, int bk, int tq, int tk, int ktStride, int c, int hd, int heads,
+                             float scale, boolean causal) {
+        final int nr = mk.nr, mr = mk.maxMr;
+        final int panels = (nq + nr - 1) / nr;  // query panels in use
+        final int ldo = bq;                     // Oᵀ is [hd][bq]
+        final int head = n * heads + h;
+        final int kHead = head * ktStride * hd, vHead = head * tk * hd;
+        float[] qp = w.q, sp = w.s, o = w.o, max = w.max, sum = w.sum;
+
+        // Qᵀ, scaled, as packed B panels [panel][hd][nr]; queries past nq are zero
+        Arrays.fill(qp, 0, panels * hd * nr, 0f);
+        for (int j = 0; j < nq; j++) {
+            int src = (n * tq + q0 + j) * c + h * hd;
+            int dst = (j / nr) * hd * nr + j % nr;
+            for (int d = 0; d < hd; d++, dst += nr) qp[dst] = q[src + d] * scale;
+        }
+        Arrays.fill(o, 0, hd * ldo, 0f);
+        Arrays.fill(max, 0, bq, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0, bq, 0f);
+
+        // Oᵀ rows split into nearly equal kernel tiles (hd = 40 → 13 + 13 + 14)
+        int dTiles = (hd + mr - 1) / mr;
+        int keyEnd = causal ? Math.min(tk, q0 + nq) : tk;
+        for (int k0 = 0; k0 < keyEnd; k0 += bk) {
+            int kb = Math.min(bk, keyEnd - k0);
+            for (int jp = 0; jp < panels; jp++) {
+                int sBase = jp * bk * nr;
+                // Sᵀ[key][query] for this panel: A = Kᵀ (key i, depth d at kHead + d·ktStride + key), B = Qᵀ panel
+                for (int ir = 0; ir < kb; ir += mr) {
+                    mk.packed(Math.min(mr, kb - ir), kt, kHead + k0 + ir, ktStride, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
+                }
+                softmaxUpdate(sp, sBase, nr, kb, k0, q0 + jp * nr, causal, max, sum, jp * nr, o, ldo, hd);
+                // Oᵀ[d][query] += Vᵀ[d][key] · Pᵀ[key][query]: A = V (row d, depth key at vHead + key·hd + d)
+                for (int t = 0, d0 = 0; t < dTiles; t++) {
+                    int rows = (hd - d0) / (dTiles - t);
+                    mk.packed(rows, vh, vHead + k0 * hd + d0, hd, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
+                    d0 += rows;
+                }
+            }
+        }
+        for (int j = 0; j < nq; j++) {
+            float inv = 1f / sum[j];
+            int dst = (n * tq + q0 + j) * c + h * hd;
+            for (int d = 0; d < hd; d++) out[dst + d] = o[d * ldo + j] * inv;
+        }
+    }
+
+    /** Vector species for the softmax statistics; a compile-time constant, as the Vector API needs to be fast. */
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * One key tile of the online softmax for nr queries (columns col0.. of the statistics and of Oᵀ):
+     * turns the scores sp[sBase + key·nr + j] into exp(s − newMax) in place, updates the running max and
+     * sum, and rescales the output accumulated so far by exp(oldMax − newMax).
+     */
+    private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
+                                      boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
+        int lanes = S.length();
+        if (nr % lanes != 0) {
+            softmaxUpdateScalar(sp, sBase, nr, kb, k0, firstQuery, causal, max, sum, col0, o, ldo, hd);
+            return;
+        }
+        for (int g = 0; g < nr; g += lanes) {
+            int col = col0 + g;
+            int query = firstQuery + g; // query index of lane 0
+            // keys after lane 0's query are masked (causal); from key k0 + visible on they are
+            int visible = causal ? Math.max(0, Math.min(kb, query + 1 - k0)) : kb;
+            FloatVector max0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), max1 = max0;
+            int kk = 0, s = sBase + g;
+            for (; kk + 1 < visible; kk += 2, s += 2 * nr) { // two chains, to hide the latency of max
+                max0 = max0.max(FloatVector.fromArray(S, sp, s));
+                max1 = max1.max(FloatVector.fromArray(S, sp, s + nr));
+            }
+            for (; kk < kb; kk++, s += nr) {
+                FloatVector x = FloatVector.fromArray(S, sp, s);
+                if (kk >= visible) {
+                    // lanes whose query comes before this key are masked out
+                    x = x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, k0 + kk - query));
+                    x.intoArray(sp, s);
+                }
+                max0 = max0.max(x);
+            }
+            FloatVector oldMax = FloatVector.fromArray(S, max, col);
+            FloatVector newMax = oldMax.max(max0.max(max1));
+            // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
+            FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+            FloatVector alpha = oldMax.sub(ref).lanewise(VectorOperators.EXP);
+            FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
+            kk = 0;
+            s = sBase + g;
+            for (; kk + 1 < kb; kk += 2, s += 2 * nr) {
+                FloatVector p0 = FloatVector.fromArray(S, sp, s).sub(ref).lanewise(VectorOperators.EXP);
+                FloatVector p1 = FloatVector.fromArray(S, sp, s + nr).sub(ref).lanewise(VectorOperators.EXP);
+                p0.intoArray(sp, s);
+                p1.intoArray(sp, s + nr);
+                sum0 = sum0.add(p0);
+                sum1 = sum1.add(p1);
+            }
+            if (kk < kb) {
+                FloatVector p0 = FloatVector.fromArray(S, sp, s).sub(ref).lanewise(VectorOperators.EXP);
+                p0.intoArray(sp, s);
+                sum0 = sum0.add(p0);
+            }
+            FloatVector.fromArray(S, sum, col).fma(alpha, sum0.add(sum1)).intoArray(sum, col);
+            newMax.intoArray(max, col);
+            for (int d = 0, oo = col; d < hd; d++, oo += ldo) {
+                FloatVector.fromArray(S, o, oo).mul(alpha).intoArray(o, oo);
+            }
+        }
+    }
+
+    /** The same, one query at a time (kernel families narrower than the preferred vectors: tests). */
+    private static void softmaxUpdateScalar(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
+                                            boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
+        for (int j = 0; j < nr; j++) {
+            int query = firstQuery + j;
+            float tileMax = Float.NEGATIVE_INFINITY;
+            for (int kk = 0, s = sBase + j; kk < kb; kk++, s += nr) {
+                if (causal && k0 + kk > query) sp[s] = Float.NEGATIVE_INFINITY;
+                tileMax = Math.max(tileMax, sp[s]);
+            }
+            float oldMax = max[col0 + j], newMax = Math.max(oldMax, tileMax);
+            float ref = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
+            float alpha = (float) Math.exp(oldMax - ref);
+            float tileSum = 0;
+            for (int kk = 0, s = sBase + j; kk < kb; kk++, s += nr) {
+                sp[s] = (float) Math.exp(sp[s] - ref);
+                tileSum += sp[s];
+            }
+            sum[col0 + j] = sum[col0 + j] * alpha + tileSum;
+            max[col0 + j] = newMax;
+            for (int d = 0; d < hd; d++) o[d * ldo + col0 + j] *= alpha;
+        }
+    }
+}

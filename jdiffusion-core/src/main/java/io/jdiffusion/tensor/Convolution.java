@@ -1,0 +1,130 @@
+package io.jdiffusion.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
+
+/**
+ * 2-D convolution of NCHW tensors as an implicit GEMM:
+ * {@code out[Cout, pixels] = W[Cout, Cin·kh·kw] · cols[Cin·kh·kw, pixels]}, the pixels of all images of the
+ * batch side by side (so each weight block is converted once for the whole batch). The weight, in torch's
+ * layout, is already that row-major A (converted to float32 block by block while packing); the im2col
+ * columns are gathered straight into packed B panels for one cache block at a time, never for the whole
+ * image. Each image's output rows are its NCHW channel planes, so the GEMM writes the result in place.
+ */
+final class Convolution {
+    private Convolution() {
+    }
+
+    /** Convolution with zero padding padTop/padLeft and output size oh×ow (the bottom/right padding follows). */
+    static Tensor conv2d(MicroKernels mk, Gemm.Blocking blk, Tensor x, Weight w, Weight b,
+                         int stride, int padTop, int padLeft, int oh, int ow) {
+        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        int k = cin * kh * kw, pixels = oh * ow;
+        float[] bias = b == null ? null : b.toFloats();
+        float[] out = new float[batch * cout * pixels];
+        Gemm.run(mk, blk, cout, batch * pixels, k, new Gemm.WeightRowsA(w, k),
+                new Im2col(x.data, cin, h, wd, kh, kw, stride, padTop, padLeft, oh, ow), bias, null,
+                new Gemm.Out(out, 0, pixels, pixels, cout * pixels), false);
+        return new Tensor(out, batch, cout, oh, ow);
+    }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * dst[dj + t] = x[rowBase + ix0 + t] for t below run, zero where the input column ix0 + t is outside
+     * [0, w) (the padding): whole vectors in the interior, masked ones at the borders.
+     */
+    private static void copyClipped(float[] x, int rowBase, int ix0, int w, float[] dst, int dj, int run) {
+        int lanes = S.length();
+        for (int t = 0; t < run; t += lanes) {
+            int cnt = Math.min(lanes, run - t);
+            int ix = ix0 + t;
+            int lo = Math.max(0, -ix), hi = Math.min(cnt, w - ix); // valid lanes [lo, hi)
+            FloatVector v;
+            if (lo == 0 && hi == lanes) v = FloatVector.fromArray(S, x, rowBase + ix);
+            else if (hi > lo) v = FloatVector.fromArray(S, x, rowBase + ix, S.indexInRange(-lo, hi - lo));
+            else v = FloatVector.zero(S);
+            if (cnt == lanes) v.intoArray(dst, dj + t);
+            else v.intoArray(dst, dj + t, S.indexInRange(0, cnt));
+        }
+    }
+
+    /**
+     * The im2col matrix of a batch as GEMM operand B: row p = (ci, ky, kx) in the weight's order, column
+     * j = (image, oy, ox); the value is that image's input at (ci, oy·stride − padTop + ky,
+     * ox·stride − padLeft + kx), zero outside it.
+     */
+    record Im2col(float[] x, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow)
+            implements Gemm.BSource {
+        @Override
+        public double cost() {
+            return 4;
+        }
+
+        /** A 1×1 convolution without stride or padding: a column run may go on across output rows. */
+        private boolean pointwise() {
+            return kh == 1 && kw == 1 && stride == 1 && padTop == 0 && padLeft == 0 && oh == h && ow == w;
+        }
+
+        @Override
+        public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Gemm.Work work) {
+            int pixels = oh * ow;
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                int first = j0 + jr;
+                int image = first / pixels, q = first % pixels;
+                int d = jr * kc;
+                // (ci, ky, kx) of row p0, stepped along with p
+                int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
+                for (int p = 0; p < kc; p++, d += nr) {
+                    gatherRow(ci, ky, kx, image, q, nn, dst, d);
+                    if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
+                    if (++kx == kw) {
+                        kx = 0;
+                        if (++ky == kh) {
+                            ky = 0;
+                            ci++;
+                        }
+                    }
+                }
+            }
+        }
+
+        /** dst[d .. d+nn) = row (ci, ky, kx) of the columns for nn output pixels from pixel q of image on. */
+        private void gatherRow(int ci, int ky, int kx, int image, int q, int nn, float[] dst, int d) {
+            int pixels = oh * ow;
+            boolean pointwise = pointwise();
+            for (int j = 0; j < nn; ) {
+                int oy = q / ow, ox = q % ow;
+                // output pixels left in this row (in this image, for a 1×1 convolution)
+                int run = Math.min(nn - j, pointwise ? pixels - q : ow - ox);
+                int iy = oy * stride - padTop + ky;
+                int dj = d + j;
+                if (iy < 0 || iy >= h) {
+                    Arrays.fill(dst, dj, dj + run, 0f);
+                } else {
+                    int rowBase = ((image * cin + ci) * h + iy) * w;
+                    int ix0 = ox * stride - padLeft + kx;
+                    if (pointwise) {
+                        System.arraycopy(x, rowBase + ix0, dst, dj, run);
+                    } else if (stride == 1) {
+                        copyClipped(x, rowBase, ix0, w, dst, dj, run);
+                    } else {
+                        for (int t = 0, ix = ix0; t < run; t++, ix += stride) {
+                            dst[dj + t] = ix >= 0 && ix < w ? x[rowBase + ix] : 0f;
+                        }
+                    }
+                }
+                j += run;
+                q += run;
+                if (q == pixels) {
+                    q = 0;
+                    image++;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,374 @@
+package io.jdiffusion.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Single-precision matrix product on the Vector API: {@code C[M,N] (+)= A[M,K]·B[K,N] (+ bias)}, BLIS style.
+ *
+ * <p>Loops, per thread: column blocks of NC → depth blocks of KC (B block packed into [NC/nr][KC][nr]
+ * panels) → row blocks of MC (A block packed as rows at a fixed stride, see {@link MicroKernels}) →
+ * register tiles of mr×nr computed by a {@link MicroKernels} kernel. The operands come from
+ * {@link ASource} and {@link BSource}: they do the packing, so a stored F16 weight is converted to float32
+ * block by block and a convolution's im2col columns are gathered straight into the packed layout, never
+ * whole.
+ *
+ * <p>The public entry points take B as {@code [N, K]} (torch's linear layout), so they compute
+ * {@code A·Bᵀ}. Threads split the output along N or M, whichever duplicates less packing work.
+ */
+public final class Gemm {
+    private Gemm() {
+    }
+
+    /**
+     * C[m,n] (+)= A[m,k]·Bᵀ (+ bias[n]): A row-major with row stride lda, B [n,k] row-major with row
+     * stride ldb, C row-major with row stride ldc. bias may be null; accumulate adds to C instead of
+     * overwriting it.
+     */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                            float[] bias, float[] c, int cOff, int ldc, boolean accumulate) {
+        run(MicroKernels.PREFERRED, Blocking.DEFAULT, m, n, k, new RowMajorA(a, aOff, lda),
+                new RowsAsColumnsB(b, bOff, ldb), null, bias, Out.rowMajor(c, cOff, ldc), accumulate);
+    }
+
+    /**
+     * C[m,n] (+)= A[m,k]·Wᵀ (+ bias[n]) with W a stored weight of n rows of k values (torch's linear layout
+     * [n, k], any dtype; converted to float32 while packing).
+     */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int lda, Weight w,
+                            float[] bias, float[] c, int cOff, int ldc, boolean accumulate) {
+        if (w.numel() != (long) n * k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " is not " + n + "x" + k);
+        run(MicroKernels.PREFERRED, Blocking.DEFAULT, m, n, k, new RowMajorA(a, aOff, lda),
+                new WeightRowsB(w, k), null, bias, Out.rowMajor(c, cOff, ldc), accumulate);
+    }
+
+    /**
+     * Where C lies: element (i, j) at {@code c[off + i·ldc + (j / group)·groupStride + j % group]}. Plain
+     * row-major C has one group; a batched convolution has one group of columns per image (its pixels), the
+     * images' outputs {@code groupStride} apart.
+     */
+    record Out(float[] c, int off, int ldc, int group, int groupStride) {
+        static Out rowMajor(float[] c, int off, int ldc) {
+            return new Out(c, off, ldc, Integer.MAX_VALUE, 0);
+        }
+
+        int offset(int i, int j) {
+            return off + i * ldc + (j / group) * groupStride + j % group;
+        }
+    }
+
+    /**
+     * Cache blocking: depth KC (at most the kernels' row stride), rows MC, columns NC. When a thread's rows
+     * fit one A block the loops keep each packed A block (MC×KC, in L2) across all columns, taken in B
+     * blocks of only {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC →
+     * depth → rows). {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels
+     * under one A panel).
+     */
+    record Blocking(int kc, int mc, int nc, int ncSmall, boolean jrOuter) {
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, false);
+    }
+
+    /**
+     * Rows of A for the kernels: rows [i0, i0+mc), depth [p0, p0+kc) → dst, row i at i·stride.
+     * {@link #cost()}: relative work per element packed (a plain copy is 1).
+     */
+    interface ASource {
+        void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w);
+
+        double cost();
+    }
+
+    /**
+     * Columns of B in packed panels: columns [j0, j0+nc), depth [p0, p0+kc) → dst, panel q at q·kc·nr,
+     * (p, j) at p·nr + j, zero past nc. {@link #cost()}: relative work per element packed.
+     */
+    interface BSource {
+        void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w);
+
+        double cost();
+    }
+
+    /** A float32 row-major A, row stride lda. */
+    record RowMajorA(float[] a, int off, int lda) implements ASource {
+        @Override
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w) {
+            for (int i = 0; i < mc; i++) System.arraycopy(a, off + (i0 + i) * lda + p0, dst, i * stride, kc);
+        }
+
+        @Override
+        public double cost() {
+            return 1;
+        }
+    }
+
+    /** A stored weight of M rows of K values as A (a convolution's [Cout, Cin·kh·kw]), converted while packing. */
+    record WeightRowsA(Weight w, int k) implements ASource {
+        @Override
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work work) {
+            for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, i * stride, kc);
+        }
+
+        @Override
+        public double cost() {
+            return 2;
+        }
+    }
+
+    /** B given by its columns as rows of a float32 [N, K] array (Bᵀ row-major). */
+    record RowsAsColumnsB(float[] b, int off, int ldb) implements BSource {
+        @Override
+        public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w) {
+            for (int j = 0; j < nc; j++) {
+                int src = off + (j0 + j) * ldb + p0;
+                int d = (j / nr) * kc * nr + j % nr;
+                for (int p = 0; p < kc; p++, d += nr) dst[d] = b[src + p];
+            }
+            zeroPadColumns(nc, kc, nr, dst);
+        }
+
+        @Override
+        public double cost() {
+            return 8;
+        }
+    }
+
+    /** B given by its columns as rows of a stored weight [N, K] (torch's linear layout), converted while packing. */
+    record WeightRowsB(Weight w, int k) implements BSource {
+        @Override
+        public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work work) {
+            float[] row = work.row(kc);
+            for (int j = 0; j < nc; j++) {
+                w.read((long) (j0 + j) * k + p0, row, 0, kc);
+                int d = (j / nr) * kc * nr + j % nr;
+                for (int p = 0; p < kc; p++, d += nr) dst[d] = row[p];
+            }
+            zeroPadColumns(nc, kc, nr, dst);
+        }
+
+        @Override
+        public double cost() {
+            return 10;
+        }
+    }
+
+    /** Zeroes the columns of the last panel past nc, so that padded lanes compute finite garbage-free values. */
+    static void zeroPadColumns(int nc, int kc, int nr, float[] dst) {
+        int nn = nc % nr;
+        if (nn == 0) return;
+        int d = (nc - nn) * kc;
+        for (int p = 0; p < kc; p++, d += nr) {
+            for (int j = nn; j < nr; j++) dst[d + j] = 0f;
+        }
+    }
+
+    /** Per-thread packing buffers, grown on demand and kept (no allocation per call). */
+    static final class Work {
+        float[] ap = new float[0], bp = new float[0], tile = new float[0], row = new float[0];
+
+        float[] ap(int n) {
+            if (ap.length < n) ap = new float[n];
+            return ap;
+        }
+
+        float[] bp(int n) {
+            if (bp.length < n) bp = new float[n];
+            return bp;
+        }
+
+        float[] tile(int n) {
+            if (tile.length < n) tile = new float[n];
+            return tile;
+        }
+
+        float[] row(int n) {
+            if (row.length < n) row = new float[n];
+            return row;
+        }
+    }
+
+    private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
+
+    static Work work() {
+        return WORK.get();
+    }
+
+    /** Below this many multiply-adds a product runs on the calling thread. */
+    private static final long PARALLEL_THRESHOLD = 1L << 18;
+
+    /**
+     * The driver: C[m,n] (+)= A·B (+ rowBias[i]) (+ colBias[j]), split over the shared pool.
+     */
+    static void run(MicroKernels mk, Blocking blk, int m, int n, int k, ASource a, BSource b,
+                    float[] rowBias, float[] colBias, Out out, boolean accumulate) {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0) {
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    int o = out.offset(i, j);
+                    out.c[o] = (accumulate ? out.c[o] : 0f) + (rowBias == null ? 0f : rowBias[i]) + (colBias == null ? 0f : colBias[j]);
+                }
+            }
+            return;
+        }
+        if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
+        // tiles of maxMr rows; fewer when A has fewer rows (a convolution to 3 or 4 channels)
+        final int mr = Math.min(mk.maxMr, m), nr = mk.nr;
+        int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
+        int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
+        // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
+        boolean splitN = nPanels >= threads && (mPanels < threads || a.cost() * m <= b.cost() * n);
+        int panels = splitN ? nPanels : mPanels;
+        int parts = Math.max(1, Math.min(threads, panels));
+        if (parts == 1) {
+            range(mk, blk, mr, 0, m, 0, n, k, a, b, rowBias, colBias, out, accumulate);
+            return;
+        }
+        Parallel.forRange(parts, 1, (p0, p1) -> {
+            for (int p = p0; p < p1; p++) {
+                int from = (int) ((long) panels * p / parts), to = (int) ((long) panels * (p + 1) / parts);
+                if (splitN) {
+                    range(mk, blk, mr, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
+                } else {
+                    range(mk, blk, mr, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
+                }
+            }
+        });
+    }
+
+    /** C[m0:m1, n0:n1] on this thread, in tiles of mr rows. */
+    static void range(MicroKernels mk, Blocking blk, int mr, int m0, int m1, int n0, int n1, int k, ASource a, BSource b,
+                      float[] rowBias, float[] colBias, Out out, boolean accumulate) {
+        final int nr = mk.nr;
+        // equal depth blocks: a thin last block would cost a whole extra pass over C for little work
+        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int mcMax = Math.max(mr, blk.mc / mr * mr);
+        Work w = work();
+        if (m1 - m0 <= mcMax) {
+            // every A block packed once and kept while small B blocks stream past it
+            final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
+                for (int jc = n0; jc < n1; jc += ncMax) {
+                    int nc = Math.min(ncMax, n1 - jc);
+                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                    macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                }
+            }
+        } else {
+            final int ncMax = Math.max(nr, blk.nc / nr * nr);
+            for (int jc = n0; jc < n1; jc += ncMax) {
+                int nc = Math.min(ncMax, n1 - jc);
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    int kc = Math.min(kcMax, k - pc);
+                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                    for (int ic = m0; ic < m1; ic += mcMax) {
+                        int mc = Math.min(mcMax, m1 - ic);
+                        float[] ap = packA(mk, w, a, mr, ic, mc, pc, kc);
+                        macro(mk, blk, mr, w, ap, ic, mc, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] packA(MicroKernels mk, Work w, ASource a, int mr, int ic, int mc, int pc, int kc) {
+        int stride = mk.rowStride;
+        int rowsPadded = (mc + mr - 1) / mr * mr;
+        float[] ap = w.ap(rowsPadded * stride);
+        a.pack(ic, mc, pc, kc, ap, stride, w);
+        // the rows past mc of a ragged last panel are computed and thrown away: zeros, not stale values
+        for (int i = mc; i < rowsPadded; i++) java.util.Arrays.fill(ap, i * stride, i * stride + kc, 0f);
+        return ap;
+    }
+
+    private static float[] packB(MicroKernels mk, Work w, BSource b, int jc, int nc, int pc, int kc) {
+        int nr = mk.nr;
+        float[] bp = w.bp(((nc + nr - 1) / nr) * nr * kc);
+        b.pack(jc, nc, pc, kc, nr, bp, w);
+        return bp;
+    }
+
+    /** C[ic.., jc..] (+)= the packed A block (mc rows) times the packed B block (nc columns), depth block at pc. */
+    private static void macro(MicroKernels mk, Blocking blk, int mr, Work w, float[] ap, int ic, int mc, float[] bp, int jc, int nc,
+                              int pc, int kc, int k, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
+        final int nr = mk.nr;
+        boolean acc = accumulate || pc > 0;
+        boolean last = pc + kc == k;
+        if (blk.jrOuter) {
+            for (int jr = 0; jr < nc; jr += nr) {
+                for (int ir = 0; ir < mc; ir += mr) {
+                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                }
+            }
+        } else {
+            for (int ir = 0; ir < mc; ir += mr) {
+                for (int jr = 0; jr < nc; jr += nr) {
+                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, out, acc, last, rowBias, colBias);
+                }
+            }
+        }
+    }
+
+    /**
+     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the same kernel (mr rows, the most the
+     * registers hold unless A has fewer rows): a ragged tile at the bottom or right edge is computed whole
+     * into scratch and its valid part copied. Kernels of other heights would be rarely called, and a rarely called Vector API method runs
+     * in the interpreter or C1 (some 50× slower) long before C2 compiles it.
+     */
+    private static void tile(MicroKernels mk, int mr, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
+                             float[] bp, Out out, boolean acc, boolean last, float[] rowBias, float[] colBias) {
+        final int nr = mk.nr;
+        int mm = Math.min(mr, mc - ir), nn = Math.min(nr, nc - jr);
+        int ao = ir * mk.rowStride, bo = jr * kc;
+        int i0 = ic + ir, j0 = jc + jr;
+        float[] c = out.c;
+        int ldc = out.ldc;
+        boolean oneGroup = j0 / out.group == (j0 + nn - 1) / out.group;
+        if (nn == nr && mm == mr && oneGroup) {
+            int co = out.offset(i0, j0);
+            mk.rowPanel(mr, ap, ao, bp, bo, kc, c, co, ldc, acc);
+            if (last && (rowBias != null || colBias != null)) addBias(mk, c, co, ldc, mr, rowBias, i0, colBias, j0);
+        } else {
+            float[] t = w.tile(mr * nr);
+            mk.rowPanel(mr, ap, ao, bp, bo, kc, t, 0, nr, false);
+            if (last && (rowBias != null || colBias != null)) addBias(mk, t, 0, nr, mm, rowBias, i0, colBias, j0);
+            for (int j = 0; j < nn; ) {
+                // a run of columns within one group is contiguous in C
+                int run = Math.min(nn - j, out.group - (j0 + j) % out.group);
+                int co = out.offset(i0, j0 + j);
+                for (int i = 0; i < mm; i++) {
+                    int cr = co + i * ldc, tr = i * nr + j;
+                    for (int q = 0; q < run; q++) c[cr + q] = acc ? c[cr + q] + t[tr + q] : t[tr + q];
+                }
+                j += run;
+            }
+        }
+    }
+
+    /** Vector species for the bias; a compile-time constant, as the Vector API needs to be fast. */
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    /** Adds rowBias[i0 + i] and colBias[j0 + j] to a full-width tile of rows rows at c[co + i·ldc + j]. */
+    private static void addBias(MicroKernels mk, float[] c, int co, int ldc, int rows, float[] rowBias, int i0, float[] colBias, int j0) {
+        int lanes = S.length();
+        if (mk.nr % lanes != 0) { // a kernel family narrower than the preferred vectors (tests)
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < mk.nr; j++) {
+                    c[co + i * ldc + j] += (rowBias == null ? 0f : rowBias[i0 + i]) + (colBias == null || j0 + j >= colBias.length ? 0f : colBias[j0 + j]);
+                }
+            }
+            return;
+        }
+        for (int v = 0; v < mk.nr; v += lanes) {
+            // colBias may end within this tile: read it masked
+            FloatVector cb = colBias == null ? FloatVector.zero(S)
+                    : FloatVector.fromArray(S, colBias, j0 + v, S.indexInRange(j0 + v, colBias.length));
+            for (int i = 0; i < rows; i++) {
+                FloatVector add = rowBias == null ? cb : cb.add(rowBias[i0 + i]);
+                int o = co + i * ldc + v;
+                FloatVector.fromArray(S, c, o).add(add).intoArray(c, o);
+            }
+        }
+    }
+}

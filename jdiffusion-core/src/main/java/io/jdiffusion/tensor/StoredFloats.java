@@ -1,0 +1,72 @@
+package io.jdiffusion.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Vectorised conversion of stored 16-bit floats (IEEE half, bfloat16) to float32. The 16-bit values are
+ * first copied in bulk into a short[] and converted from there: loading vectors straight from a
+ * MemorySegment is not always intrinsified (it fell back to a lane-by-lane loop for heap segments).
+ */
+final class StoredFloats {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+    /** As many 16-bit lanes as F has float lanes. */
+    private static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int CHUNK = 2048;
+    private static final ThreadLocal<short[]> BUFFER = ThreadLocal.withInitial(() -> new short[CHUNK]);
+
+    private StoredFloats() {
+    }
+
+    /** {@code count} halves starting at byte {@code byteOff} of {@code seg} → dst[off ..]. Exact, subnormals and inf/NaN included. */
+    static void halfToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
+        short[] buf = BUFFER.get();
+        for (int c0 = 0; c0 < count; c0 += CHUNK) {
+            int n = Math.min(CHUNK, count - c0);
+            MemorySegment.copy(seg, I16_LE, byteOff + 2L * c0, buf, 0, n);
+            halfToFloat(buf, n, dst, off + c0);
+        }
+    }
+
+    private static void halfToFloat(short[] src, int n, float[] dst, int off) {
+        int i = 0;
+        for (int step = F.length(); i <= n - step; i += step) {
+            IntVector x = (IntVector) ShortVector.fromArray(H, src, i).convertShape(VectorOperators.S2I, I, 0);
+            // exponent and mantissa moved into float32's fields; scaling by 2^112 rebiases the exponent
+            // (15 → 127) and turns half subnormals into the right normal floats, exactly
+            IntVector mag = x.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+            IntVector bits = mag.reinterpretAsFloats().mul(0x1.0p112f).reinterpretAsInts();
+            VectorMask<Integer> infOrNan = x.and(0x7c00).compare(VectorOperators.EQ, 0x7c00);
+            bits = bits.blend(mag.or(0x7f800000), infOrNan);
+            bits = bits.or(x.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+            bits.reinterpretAsFloats().intoArray(dst, off + i);
+        }
+        for (; i < n; i++) dst[off + i] = Float.float16ToFloat(src[i]);
+    }
+
+    /** {@code count} bfloat16 values starting at byte {@code byteOff} of {@code seg} → dst[off ..]. */
+    static void bf16ToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
+        short[] buf = BUFFER.get();
+        for (int c0 = 0; c0 < count; c0 += CHUNK) {
+            int n = Math.min(CHUNK, count - c0);
+            MemorySegment.copy(seg, I16_LE, byteOff + 2L * c0, buf, 0, n);
+            int i = 0;
+            for (int step = F.length(); i <= n - step; i += step) {
+                IntVector x = (IntVector) ShortVector.fromArray(H, buf, i).convertShape(VectorOperators.S2I, I, 0);
+                x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + c0 + i);
+            }
+            for (; i < n; i++) dst[off + c0 + i] = DType.bf16ToFloat(buf[i]);
+        }
+    }
+}

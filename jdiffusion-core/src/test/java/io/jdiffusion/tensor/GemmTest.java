@@ -1,0 +1,102 @@
+package io.jdiffusion.tensor;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class GemmTest {
+    /** Sizes that are not multiples of any vector width or tile, and a few degenerate ones. */
+    private static final int[][] SIZES = {{37, 131, 70}, {1, 5, 3}, {14, 32, 32}, {2, 320, 77}, {100, 64, 33}, {29, 600, 97}, {150, 70, 260}, {260, 50, 40}};
+
+    /** C = A·Bᵀ (+ bias) in double, B [n][k]. */
+    private static float[] reference(int m, int n, int k, float[] a, float[] bt, float[] bias, float[] c0) {
+        float[] c = new float[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = c0 == null ? 0 : c0[i * n + j];
+                for (int p = 0; p < k; p++) s += (double) a[i * k + p] * bt[j * k + p];
+                c[i * n + j] = (float) (s + (bias == null ? 0 : bias[j]));
+            }
+        }
+        return c;
+    }
+
+    @Test
+    void floatTimesTransposedFloatMatchesTheDoubleLoop() {
+        Random32 r = new Random32(1);
+        for (int[] s : SIZES) {
+            int m = s[0], k = s[1], n = s[2];
+            float[] a = r.floats(m * k), b = r.floats(n * k), bias = r.floats(n);
+            float[] c = new float[m * n];
+            Arrays.fill(c, Float.NaN); // must be overwritten, never read
+            Gemm.gemm(m, n, k, a, 0, k, b, 0, k, bias, c, 0, n, false);
+            Random32.assertClose(c, reference(m, n, k, a, b, bias, null), 1e-6);
+        }
+    }
+
+    @Test
+    void storedWeightsOfEveryDtypeAreConvertedWhilePacking() {
+        Random32 r = new Random32(2);
+        int m = 37, k = 131, n = 70;
+        float[] a = r.floats(m * k);
+        for (DType dtype : DType.values()) {
+            Weight w = r.weight(dtype, "w", n, k);
+            float[] c = new float[m * n];
+            Gemm.gemm(m, n, k, a, 0, k, w, null, c, 0, n, false);
+            Random32.assertClose(c, reference(m, n, k, a, w.toFloats(), null, null), 1e-6);
+        }
+    }
+
+    @Test
+    void accumulatesIntoCAndHonoursStridesAndOffsets() {
+        Random32 r = new Random32(3);
+        int m = 23, k = 45, n = 50, lda = 51, ldb = 47, ldc = 61;
+        float[] a = r.floats(3 + m * lda), b = r.floats(5 + n * ldb), c = r.floats(7 + m * ldc);
+        float[] before = c.clone();
+        Gemm.gemm(m, n, k, a, 3, lda, b, 5, ldb, null, c, 7, ldc, true);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = before[7 + i * ldc + j];
+                for (int p = 0; p < k; p++) s += (double) a[3 + i * lda + p] * b[5 + j * ldb + p];
+                assertThat((double) c[7 + i * ldc + j]).isCloseTo(s, org.assertj.core.data.Offset.offset(1e-4));
+            }
+            // what lies between the rows of C is not touched
+            for (int j = n; j < ldc && 7 + i * ldc + j < c.length; j++) assertThat(c[7 + i * ldc + j]).isEqualTo(before[7 + i * ldc + j]);
+        }
+    }
+
+    /**
+     * Every kernel family (whatever this CPU prefers) and every loop order, with small blocks so that every
+     * edge of every loop runs: partial blocks in K, M and N, ragged tiles, strided rows of A.
+     */
+    @Test
+    void everyKernelFamilyAndBlockingAgrees() {
+        Random32 r = new Random32(4);
+        for (int bits : new int[]{512, 256, 128}) {
+            MicroKernels mk = MicroKernels.forBits(bits);
+            // rows in several A blocks (BLIS's loop order) or in one (A kept, small B blocks), both sweep orders
+            for (Gemm.Blocking blk : new Gemm.Blocking[]{
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, true),
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, false),
+                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, true)}) {
+                for (int[] s : SIZES) {
+                    int m = s[0], k = s[1], n = s[2];
+                    float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n);
+                    float[] expected = reference(m, n, k, a, b, colBias, null);
+                    for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expected[i * n + j] += rowBias[i];
+                    for (int lda : new int[]{k, 512}) {
+                        if (lda < k) continue;
+                        float[] aStrided = new float[m * lda];
+                        for (int i = 0; i < m; i++) System.arraycopy(a, i * k, aStrided, i * lda, k);
+                        float[] c = new float[m * n];
+                        Gemm.run(mk, blk, m, n, k, new Gemm.RowMajorA(aStrided, 0, lda), new Gemm.RowsAsColumnsB(b, 0, k),
+                                rowBias, colBias, Gemm.Out.rowMajor(c, 0, n), false);
+                        Random32.assertClose(c, expected, 1e-6);
+                    }
+                }
+            }
+        }
+    }
+}
