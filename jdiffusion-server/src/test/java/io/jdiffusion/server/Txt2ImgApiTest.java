@@ -165,6 +165,30 @@ class Txt2ImgApiTest {
         assertThat(reply.json().get("parameters").get("seed").asLong()).isEqualTo(-1);
     }
 
+    /**
+     * The example of A1111's API wiki page ("API" on the AUTOMATIC1111/stable-diffusion-webui wiki),
+     * sent unchanged: everything else takes A1111's defaults (512x512, Euler a, CFG 7, random seed).
+     */
+    @Test
+    void theA1111DocumentationExampleProducesAnImage() {
+        ApiClient.Reply reply = client.postRaw("/sdapi/v1/txt2img", """
+                {
+                    "prompt": "puppy dog",
+                    "steps": 5
+                }""");
+        assertThat(reply.status()).as(reply.text()).isEqualTo(200);
+        assertThat(reply.json().get("images")).hasSize(1);
+        Png.Image image = reply.image(0);
+        assertThat(image.width()).isEqualTo(512);
+        assertThat(image.height()).isEqualTo(512);
+        Infotext text = Infotext.parse(image.text().get("parameters"));
+        assertThat(text.prompt()).isEqualTo("puppy dog");
+        assertThat(text.get("Steps")).isEqualTo("5");
+        assertThat(text.get("Sampler")).isEqualTo("Euler a");
+        assertThat(text.get("CFG scale")).isEqualTo("7");
+        assertThat(text.get("Size")).isEqualTo("512x512");
+    }
+
     @Test
     void sendImagesFalseReturnsNoImages() {
         ObjectNode body = body(eulerACase());
