@@ -1,7 +1,11 @@
 package io.jdiffusion.server;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.BigIntegerNode;
+import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
@@ -11,6 +15,7 @@ import io.jdiffusion.pipeline.LoadedModel;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.StepListener;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -82,7 +87,7 @@ final class Generation {
         out.set("parameters", echo);
         try {
             out.put("info", json.writeValueAsString(info(json, r)));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalStateException(e); // a tree of plain values always serializes
         }
         return out;
@@ -133,8 +138,7 @@ final class Generation {
     }
 
     /** A seed as JSON: a plain number, read as unsigned 64-bit. */
-    private static com.fasterxml.jackson.databind.JsonNode unsigned(long seed) {
-        return seed >= 0 ? com.fasterxml.jackson.databind.node.LongNode.valueOf(seed)
-                : com.fasterxml.jackson.databind.node.BigIntegerNode.valueOf(new java.math.BigInteger(Long.toUnsignedString(seed)));
+    private static JsonNode unsigned(long seed) {
+        return seed >= 0 ? LongNode.valueOf(seed) : BigIntegerNode.valueOf(new BigInteger(Long.toUnsignedString(seed)));
     }
 }
