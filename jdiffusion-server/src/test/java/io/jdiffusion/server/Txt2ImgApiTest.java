@@ -59,6 +59,23 @@ class Txt2ImgApiTest {
         return b;
     }
 
+    /**
+     * The same image up to float rounding: the core's kernels are not bit-reproducible from one run to
+     * the next in a JVM (a handful of pixels differ by one level between the first, interpreted run and
+     * later compiled ones), so one level is allowed; a wrong parameter changes far more.
+     */
+    private static void assertSameImage(byte[] actual, byte[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        int max = 0, differing = 0;
+        for (int i = 0; i < actual.length; i++) {
+            int d = Math.abs((actual[i] & 0xff) - (expected[i] & 0xff));
+            max = Math.max(max, d);
+            if (d != 0) differing++;
+        }
+        assertThat(max).as("max |Δ| in levels (" + differing + " bytes differ)").isLessThanOrEqualTo(1);
+        assertThat(differing).as("bytes that differ").isLessThan(actual.length / 100);
+    }
+
     @Test
     void returnsTheImageTxt2ImgRunMakesWithTheSameInfotext() {
         JsonNode c = eulerACase();
@@ -75,7 +92,7 @@ class Txt2ImgApiTest {
         Png.Image got = reply.image(0);
         assertThat(got.width()).isEqualTo(expected.width());
         assertThat(got.height()).isEqualTo(expected.height());
-        assertThat(got.rgb()).isEqualTo(expected.rgb());
+        assertSameImage(got.rgb(), expected.rgb());
         assertThat(got.text()).containsEntry("parameters", expected.infotext());
         assertThat(reply.info().get("infotexts").get(0).asText()).isEqualTo(expected.infotext());
     }
@@ -141,8 +158,8 @@ class Txt2ImgApiTest {
                 body.get("negative_prompt").asText(), "euler_a", 2, body.get("cfg_scale").asDouble(), 502, 64, 64, 2, 1,
                 null, false);
         List<GeneratedImage> expected = Txt2Img.run(direct, second, StepListener.NONE);
-        assertThat(reply.image(2).rgb()).isEqualTo(expected.get(0).rgb());
-        assertThat(reply.image(3).rgb()).isEqualTo(expected.get(1).rgb());
+        assertSameImage(reply.image(2).rgb(), expected.get(0).rgb());
+        assertSameImage(reply.image(3).rgb(), expected.get(1).rgb());
     }
 
     @Test
