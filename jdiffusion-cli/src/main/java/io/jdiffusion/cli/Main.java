@@ -69,6 +69,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());
+        cl.addSubcommand(new ServeCommand());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setOut(out);
         cl.setErr(err);
