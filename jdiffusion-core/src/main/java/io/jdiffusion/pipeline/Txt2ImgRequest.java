@@ -38,7 +38,7 @@ public record Txt2ImgRequest(
         boolean watermark,
         SizeConditioning sizeConditioning) {
 
-    public static final int MIN_SIZE = 64;
+    public static final int MIN_SIZE = 8;
     public static final int MAX_SIZE = 4096;
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH_SIZE = 64;

@@ -197,20 +197,20 @@ final class Attention {
             FloatVector newMax = oldMax.max(max0.max(max1));
             // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
             FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-            FloatVector alpha = oldMax.sub(ref).lanewise(VectorOperators.EXP);
+            FloatVector alpha = VectorMath.exp(oldMax.sub(ref));
             FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
             kk = 0;
             s = sBase + g;
             for (; kk + 1 < kb; kk += 2, s += 2 * nr) {
-                FloatVector p0 = FloatVector.fromArray(S, sp, s).sub(ref).lanewise(VectorOperators.EXP);
-                FloatVector p1 = FloatVector.fromArray(S, sp, s + nr).sub(ref).lanewise(VectorOperators.EXP);
+                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
+                FloatVector p1 = VectorMath.exp(FloatVector.fromArray(S, sp, s + nr).sub(ref));
                 p0.intoArray(sp, s);
                 p1.intoArray(sp, s + nr);
                 sum0 = sum0.add(p0);
                 sum1 = sum1.add(p1);
             }
             if (kk < kb) {
-                FloatVector p0 = FloatVector.fromArray(S, sp, s).sub(ref).lanewise(VectorOperators.EXP);
+                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
                 p0.intoArray(sp, s);
                 sum0 = sum0.add(p0);
             }

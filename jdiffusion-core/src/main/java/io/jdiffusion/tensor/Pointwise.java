@@ -44,9 +44,9 @@ final class Pointwise {
         for (; i < n; i++) dst[dOff + i] = f.apply(src[sOff + i]);
     }
 
-    /** x·sigmoid(x). exp overflows to +∞ for very negative x, giving −0 as it should. */
+    /** x·sigmoid(x); for very negative x, e^−x saturates near 1.7e38 and the result is a tiny negative number. */
     static FloatVector silu(FloatVector x) {
-        return x.div(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return x.div(VectorMath.exp(x.neg()).add(1f));
     }
 
     static float silu(float x) {
@@ -55,7 +55,7 @@ final class Pointwise {
 
     /** CLIP's quick GELU: x·sigmoid(1.702x). */
     static FloatVector quickGelu(FloatVector x) {
-        return x.div(x.mul(-1.702f).lanewise(VectorOperators.EXP).add(1f));
+        return x.div(VectorMath.exp(x.mul(-1.702f)).add(1f));
     }
 
     static float quickGelu(float x) {
@@ -82,7 +82,7 @@ final class Pointwise {
         t = FloatVector.broadcast(S, 1f).div(t);
         FloatVector q = FloatVector.broadcast(S, ERFC_Q[ERFC_Q.length - 1]);
         for (int i = ERFC_Q.length - 2; i >= 0; i--) q = q.fma(t, FloatVector.broadcast(S, ERFC_Q[i]));
-        FloatVector e = t.mul(q.sub(z.mul(z)).lanewise(VectorOperators.EXP));
+        FloatVector e = t.mul(VectorMath.exp(q.sub(z.mul(z))));
         FloatVector onePlusErf = e.neg().add(2f).blend(e, x.compare(VectorOperators.LT, 0f));
         return x.mul(0.5f).mul(onePlusErf);
     }
@@ -121,7 +121,7 @@ final class Pointwise {
                 s2 = s2.add(FloatVector.fromArray(S, a, off + i + 2 * L));
                 s3 = s3.add(FloatVector.fromArray(S, a, off + i + 3 * L));
             }
-            total += s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+            total += VectorMath.sumLanes(s0.add(s1).add(s2.add(s3)));
         }
         for (; i < n; i++) total += a[off + i];
         return total;
@@ -144,7 +144,7 @@ final class Pointwise {
                 s2 = d2.fma(d2, s2);
                 s3 = d3.fma(d3, s3);
             }
-            total += s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+            total += VectorMath.sumLanes(s0.add(s1).add(s2.add(s3)));
         }
         for (; i < n; i++) {
             double d = a[off + i] - mean;

@@ -1,0 +1,58 @@
+package io.jdiffusion.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Transcendental functions on float vectors built only from IEEE add, multiply and fused multiply-add,
+ * so that every run gives the same bits. The Vector API's own {@code lanewise(EXP)} is not usable for
+ * that: compiled code calls an intrinsic math library while interpreted code falls back to Math.exp, so
+ * the first generation in a JVM (before the JIT has compiled the kernels) would differ from later ones
+ * in the last bit, and a seed would not always give the same image.
+ */
+final class VectorMath {
+    private VectorMath() {
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    // ln 2 split in two so that n·ln2 is subtracted without rounding error (Cody and Waite)
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    // the minimax polynomial for (e^r − 1 − r)/r² on |r| ≤ ln2/2 (Cephes expf coefficients)
+    private static final float P0 = 1.9875691500e-4f, P1 = 1.3981999507e-3f, P2 = 8.3334519073e-3f,
+            P3 = 4.1665795894e-2f, P4 = 1.6666665459e-1f, P5 = 5.0000001201e-1f;
+    /** Adding then subtracting 1.5·2^23 rounds a float to the nearest integer. */
+    private static final float ROUND = 12582912f;
+    /** Below this e^x is under the smallest normal float: the result is 0. */
+    private static final float UNDERFLOW = -87.33f;
+    /** Above this 2^n would overflow the exponent; e^88 is already 1.65e38. */
+    private static final float OVERFLOW = 88.0f;
+
+    /** e^x per lane, relative error below 2.5e-7; 0 for x below about −87.3 (and for −∞). */
+    static FloatVector exp(FloatVector x) {
+        var underflow = x.compare(VectorOperators.LT, UNDERFLOW);
+        FloatVector xc = x.max(UNDERFLOW).min(OVERFLOW);
+        FloatVector n = xc.mul(LOG2E).add(ROUND).sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(x.species(), -LN2_HI), xc);
+        r = n.fma(FloatVector.broadcast(x.species(), -LN2_LO), r);
+        FloatVector p = r.mul(P0).add(P1);
+        p = p.fma(r, FloatVector.broadcast(x.species(), P2));
+        p = p.fma(r, FloatVector.broadcast(x.species(), P3));
+        p = p.fma(r, FloatVector.broadcast(x.species(), P4));
+        p = p.fma(r, FloatVector.broadcast(x.species(), P5));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return y.mul(bits.reinterpretAsFloats()).blend(0f, underflow);
+    }
+
+    /**
+     * The lanes' sum in lane order, in double. reduceLanes(ADD) leaves the order to the implementation
+     * (it differs between compiled and interpreted code), which would make results depend on the JIT.
+     */
+    static double sumLanes(FloatVector v) {
+        double total = 0;
+        for (int i = 0; i < v.length(); i++) total += v.lane(i);
+        return total;
+    }
+}
