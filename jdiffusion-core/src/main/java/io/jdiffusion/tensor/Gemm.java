@@ -118,36 +118,53 @@ public final class Gemm {
     record RowsAsColumnsB(float[] b, int off, int ldb) implements BSource {
         @Override
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w) {
-            for (int j = 0; j < nc; j++) {
-                int src = off + (j0 + j) * ldb + p0;
-                int d = (j / nr) * kc * nr + j % nr;
-                for (int p = 0; p < kc; p++, d += nr) dst[d] = b[src + p];
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                // a panel in chunks of depth, so that the rows it writes stay in L1
+                for (int pp = 0; pp < kc; pp += TRANSPOSE_CHUNK) {
+                    int len = Math.min(TRANSPOSE_CHUNK, kc - pp);
+                    int d = jr * kc + pp * nr;
+                    for (int j = 0; j < nn; j++) {
+                        int src = off + (j0 + jr + j) * ldb + p0 + pp;
+                        for (int p = 0; p < len; p++) dst[d + p * nr + j] = b[src + p];
+                    }
+                }
             }
             zeroPadColumns(nc, kc, nr, dst);
         }
 
         @Override
         public double cost() {
-            return 8;
+            return 4;
         }
     }
+
+    /** Depth of the chunks in which B panels are transposed (a chunk of a panel: 64 rows of 128 bytes). */
+    private static final int TRANSPOSE_CHUNK = 64;
 
     /** B given by its columns as rows of a stored weight [N, K] (torch's linear layout), converted while packing. */
     record WeightRowsB(Weight w, int k) implements BSource {
         @Override
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work work) {
-            float[] row = work.row(kc);
-            for (int j = 0; j < nc; j++) {
-                w.read((long) (j0 + j) * k + p0, row, 0, kc);
-                int d = (j / nr) * kc * nr + j % nr;
-                for (int p = 0; p < kc; p++, d += nr) dst[d] = row[p];
+            float[] rows = work.row(nr * TRANSPOSE_CHUNK);
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                for (int pp = 0; pp < kc; pp += TRANSPOSE_CHUNK) {
+                    int len = Math.min(TRANSPOSE_CHUNK, kc - pp);
+                    // convert a block of nn columns × len depth, then transpose it within L1
+                    for (int j = 0; j < nn; j++) w.read((long) (j0 + jr + j) * k + p0 + pp, rows, j * TRANSPOSE_CHUNK, len);
+                    int d = jr * kc + pp * nr;
+                    for (int p = 0; p < len; p++, d += nr) {
+                        for (int j = 0; j < nn; j++) dst[d + j] = rows[j * TRANSPOSE_CHUNK + p];
+                    }
+                }
             }
             zeroPadColumns(nc, kc, nr, dst);
         }
 
         @Override
         public double cost() {
-            return 10;
+            return 6;
         }
     }
 
