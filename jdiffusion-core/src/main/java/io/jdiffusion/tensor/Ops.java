@@ -9,6 +9,15 @@ public final class Ops {
     private Ops() {
     }
 
+    /**
+     * Runs every kernel on tiny inputs until the JIT has compiled it (about a second on one core). A cold
+     * JVM runs Vector API code some 50× slower, so without this the first large calls (the first UNet
+     * step) take seconds each. Call it once at start, e.g. on a background thread while the model loads.
+     */
+    public static void warmUp() {
+        WarmUp.run();
+    }
+
     /** y = x·Wᵀ + b over the last dim: x [..., K], w [N, K], b [N] or null → [..., N]. */
     public static Tensor linear(Tensor x, Weight w, Weight b) {
         int k = x.dim(-1);

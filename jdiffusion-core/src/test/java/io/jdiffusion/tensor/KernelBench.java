@@ -42,6 +42,9 @@ public final class KernelBench {
         }
         System.out.printf(Locale.ROOT, "threads %d, kernels %d-bit (%s), reps %d%n", Parallel.threads(),
                 MicroKernels.PREFERRED.species.vectorBitSize(), MicroKernels.PREFERRED.getClass().getSimpleName(), reps);
+        long w0 = System.nanoTime();
+        Ops.warmUp();
+        System.out.printf(Locale.ROOT, "warm-up %.0f ms%n", (System.nanoTime() - w0) / 1e6);
         for (String name : names) run(name);
     }
 
