@@ -234,24 +234,44 @@ public final class Ops {
     public static Tensor toTokens(Tensor x) {
         int batch = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
         float[] o = new float[x.numel()];
-        for (int n = 0; n < batch; n++) {
-            for (int ch = 0; ch < c; ch++) {
-                int src = (n * c + ch) * hw;
-                for (int i = 0; i < hw; i++) o[(n * hw + i) * c + ch] = x.data[src + i];
-            }
-        }
+        transposeEach(batch, c, hw, x.data, o);
         return new Tensor(o, batch, hw, c);
     }
 
     /** [B, H·W, C] → [B, C, H, W]. */
     public static Tensor fromTokens(Tensor x, int h, int w) {
         int batch = x.dim(0), hw = x.dim(1), c = x.dim(2);
+        if (hw != h * w) throw new IllegalArgumentException(x + " is not " + h + "x" + w + " tokens");
         float[] o = new float[x.numel()];
-        for (int n = 0; n < batch; n++) {
-            for (int i = 0; i < hw; i++) {
-                for (int ch = 0; ch < c; ch++) o[(n * c + ch) * hw + i] = x.data[(n * hw + i) * c + ch];
-            }
-        }
+        transposeEach(batch, hw, c, x.data, o);
         return new Tensor(o, batch, c, h, w);
+    }
+
+    /** Tile edge of the blocked transpose: a tile's source rows and destination rows stay in L1. */
+    private static final int TRANSPOSE_TILE = 32;
+
+    /** For each of batch matrices [rows, cols] in src: its transpose [cols, rows] into dst, in tiles. */
+    private static void transposeEach(int batch, int rows, int cols, float[] src, float[] dst) {
+        int rowTiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+        Parallel.forRange(batch * rowTiles, Math.max(1, Pointwise.CHUNK / (TRANSPOSE_TILE * Math.max(1, cols))), (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int base = t / rowTiles * rows * cols;
+                int r0 = t % rowTiles * TRANSPOSE_TILE, r1 = Math.min(rows, r0 + TRANSPOSE_TILE);
+                for (int c0 = 0; c0 < cols; c0 += TRANSPOSE_TILE) {
+                    int c1 = Math.min(cols, c0 + TRANSPOSE_TILE);
+                    // the strided side steps by the smaller dimension: a power-of-two stride of 4 KiB or
+                    // more would put all of a tile's lines into one L1 set
+                    if (rows <= cols) {
+                        for (int r = r0; r < r1; r++) {
+                            for (int cc = c0; cc < c1; cc++) dst[base + cc * rows + r] = src[base + r * cols + cc];
+                        }
+                    } else {
+                        for (int cc = c0; cc < c1; cc++) {
+                            for (int r = r0; r < r1; r++) dst[base + cc * rows + r] = src[base + r * cols + cc];
+                        }
+                    }
+                }
+            }
+        });
     }
 }

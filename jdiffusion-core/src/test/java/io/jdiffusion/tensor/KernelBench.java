@@ -14,7 +14,7 @@ import java.util.function.Supplier;
  *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
  * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
- * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tune-gemm, tune-conv, tune-attn (the tune-* runs
+ * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
  * times are the best of the repetitions (--cpu: of the main thread's CPU time, for single-thread tuning on a
  * busy machine).
@@ -38,7 +38,7 @@ public final class KernelBench {
         }
         if (names.isEmpty()) {
             names = List.of("conv320", "conv640", "conv1280", "conv1280x8", "conv1280b2", "conv1280x8b2", "conv1x1", "convDown", "linear",
-                    "linearK1280", "ffOut", "qkv77", "attnSelf", "attnCross", "groupNorm", "layerNorm", "geglu");
+                    "linearK1280", "ffOut", "qkv77", "attnSelf", "attnCross", "groupNorm", "layerNorm", "geglu", "tokens");
         }
         System.out.printf(Locale.ROOT, "threads %d, kernels %d-bit (%s), reps %d%n", Parallel.threads(),
                 MicroKernels.PREFERRED.species.vectorBitSize(), MicroKernels.PREFERRED.getClass().getSimpleName(), reps);
@@ -83,6 +83,12 @@ public final class KernelBench {
             case "gelu" -> {
                 Tensor x = R.tensor(8192, 1280);
                 elementwise(name, x.numel(), () -> Ops.gelu(x), () -> NaiveOps.gelu(x));
+            }
+            case "tokens" -> {
+                Tensor x = R.tensor(2, 320, 64, 64);
+                elementwise("toTokens", x.numel(), () -> Ops.toTokens(x), () -> NaiveOps.toTokens(x));
+                Tensor t = Ops.toTokens(x);
+                elementwise("fromTokens", x.numel(), () -> Ops.fromTokens(t, 64, 64), () -> NaiveOps.fromTokens(t, 64, 64));
             }
             case "tune-gemm" -> tuneGemm();
             case "tune-conv" -> tuneConv();
