@@ -6,15 +6,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Single-precision matrix product on the Vector API: {@code C[M,N] (+)= A[M,K]·B[K,N] (+ bias)}, BLIS style.
  *
- * <p>Loops, per thread: column blocks of NC → depth blocks of KC (B block packed into [NC/nr][KC][nr]
- * panels) → row blocks of MC (A block packed as rows at a fixed stride, see {@link MicroKernels}) →
- * register tiles of mr×nr computed by a {@link MicroKernels} kernel. The operands come from
- * {@link ASource} and {@link BSource}: they do the packing, so a stored F16 weight is converted to float32
- * block by block and a convolution's im2col columns are gathered straight into the packed layout, never
- * whole.
+ * <p>Per thread, the depth is cut into equal blocks of at most KC, the rows into blocks of MC and the
+ * columns into blocks of NC; each A block is packed as rows at the kernels' fixed row stride, each B block
+ * as panels [nr columns][kc][nr], and register tiles of mr×nr are computed by the {@link MicroKernels}.
+ * When a thread's rows fit one A block (a convolution: A is the weight) each A block is packed once and
+ * B streams past it in small blocks; otherwise the loops are BLIS's (columns → depth → rows). The operands
+ * come from {@link ASource} and {@link BSource}, which do the packing: a stored F16 weight is converted to
+ * float32 block by block, a convolution's im2col columns are gathered straight into packed panels, never
+ * whole. Bias is added to each tile while it is hot, after its last depth block.
  *
  * <p>The public entry points take B as {@code [N, K]} (torch's linear layout), so they compute
- * {@code A·Bᵀ}. Threads split the output along N or M, whichever duplicates less packing work.
+ * {@code A·Bᵀ}. Threads split the output along N or M, whichever makes them repeat less packing.
  */
 public final class Gemm {
     private Gemm() {
