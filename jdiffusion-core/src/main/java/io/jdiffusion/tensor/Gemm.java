@@ -61,13 +61,13 @@ public final class Gemm {
 
     /**
      * Cache blocking: depth KC (at most the kernels' row stride), rows MC, columns NC. When a thread's rows
-     * fit one A block the loops keep each packed A block (MC×KC, in L2) across all columns, taken in B
-     * blocks of only {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC →
-     * depth → rows). {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels
-     * under one A panel).
+     * fit one A block the loops keep each packed A block (MC×KC, in L2) across the columns of a C block of
+     * about {@code cBlock} floats (which stays in L2 over the depth blocks), taken in B blocks of only
+     * {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC → depth → rows).
+     * {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels under one A panel).
      */
-    record Blocking(int kc, int mc, int nc, int ncSmall, boolean jrOuter) {
-        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, false);
+    record Blocking(int kc, int mc, int nc, int ncSmall, int cBlock, boolean jrOuter) {
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, 1 << 20, false);
     }
 
     /**
@@ -263,15 +263,19 @@ public final class Gemm {
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
         Work w = work();
         if (m1 - m0 <= mcMax) {
-            // every A block packed once and kept while small B blocks stream past it
+            // every A block packed once per C block and kept while small B blocks stream past it
             final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
-            for (int pc = 0; pc < k; pc += kcMax) {
-                int kc = Math.min(kcMax, k - pc);
-                float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
-                for (int jc = n0; jc < n1; jc += ncMax) {
-                    int nc = Math.min(ncMax, n1 - jc);
-                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
-                    macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+            final int ncBig = Math.max(ncMax, blk.cBlock / (m1 - m0) / ncMax * ncMax);
+            for (int jb = n0; jb < n1; jb += ncBig) {
+                int jbEnd = Math.min(n1, jb + ncBig);
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    int kc = Math.min(kcMax, k - pc);
+                    float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
+                    for (int jc = jb; jc < jbEnd; jc += ncMax) {
+                        int nc = Math.min(ncMax, jbEnd - jc);
+                        float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                        macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                    }
                 }
             }
         } else {

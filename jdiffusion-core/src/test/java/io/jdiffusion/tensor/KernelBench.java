@@ -179,7 +179,7 @@ public final class KernelBench {
     }
 
     private static void tuneConv() {
-        int[][] shapes = {{320, 64}, {1280, 16}};
+        int[][] shapes = {{320, 64}, {128, 256}, {1280, 16}};
         for (int[] s : shapes) {
             int ch = s[0], size = s[1];
             Tensor x = R.tensor(1, ch, size, size);
@@ -193,10 +193,8 @@ public final class KernelBench {
 
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
-        for (int mc : new int[]{480, 960}) {
-            for (int nc : new int[]{512, 2048}) {
-                for (int ncSmall : new int[]{256, 512}) list.add(new Gemm.Blocking(384, mc, nc, ncSmall, false));
-            }
+        for (int cBlock : new int[]{1 << 16, 1 << 18, 1 << 20, Integer.MAX_VALUE}) {
+            list.add(new Gemm.Blocking(384, 960, 2048, 256, cBlock, false));
         }
         return list;
     }
