@@ -6,13 +6,13 @@ The generated Java is committed; edit this script, never the generated files.
 
 Each kernel computes one C tile of MR rows x NR columns (NR = two vectors), keeping all MR*2 accumulators
 in registers:  C[i][j] (+)= sum over p < kc of A(i, p) * b[bo + p*NR + j].
-B is always a packed micro-panel [kc][NR]. A comes in one of three layouts:
-  qMR: "row panel" A(i, p) = a[ao + i*ROW_STRIDE + p]  (rows packed at a fixed stride: the GEMM's A blocks)
-  pMR: "k-major"   A(i, p) = a[ao + p*as + i]   (V^T read in place by attention)
-  rMR: "row-major" A(i, p) = a[ao + i*lda + p]  (keys read in place by attention)
-With a fixed stride every row address is one pointer plus a constant: a variable stride needs a register
-per row, more than x86 has for 14 rows, and the spills cost ~17%.
-A kernel exists for every MR from 1 to the family's maximum, so a ragged edge of rows needs no padding.
+B is always a packed micro-panel [kc][NR]. A comes in one of two layouts:
+  qMR: "row panel" A(i, p) = a[ao + i*ROW_STRIDE + p]  (the GEMM's packed A blocks), MR = 1 .. max
+  pMAX: "k-major"  A(i, p) = a[ao + p*as + i]          (attention's K^T and V read in place), max rows only
+With a fixed row stride every row address is one pointer plus a constant: a variable stride needs a
+register per row, more than x86 has for 14 rows, and the spills cost ~17%. The code paths use only the
+widest kernels (others are rarely called, and a rarely called Vector API method runs interpreted or in C1
+for a long time before C2 compiles it); the narrower row-panel kernels serve matrices with fewer rows.
 """
 import os
 
@@ -34,32 +34,23 @@ def kernel(mr, lanes, kind):
     if kind == "q":
         L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */")
         L.append(f"    static void q{mr}(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
-    elif kind == "p":
+    else:
         L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */")
         L.append(f"    static void p{mr}(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
-    else:
-        L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + i*lda + p] times the packed B panel. */")
-        L.append(f"    static void r{mr}(float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
-        for i in range(mr):
-            L.append(f"        final int r{i} = ao + {i} * lda;")
     L.append("        final FloatVector zero = FloatVector.zero(S);")
     for i in range(mr):
         L.append("        FloatVector " + ", ".join(f"c{i}_{v} = zero" for v in range(NV)) + ";")
     if kind == "q":
         L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {")
-    elif kind == "p":
-        L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {")
     else:
-        L.append("        for (int p = 0, bi = bo; p < kc; p++, bi += NR) {")
+        L.append("        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {")
     for v in range(NV):
         L.append(f"            FloatVector b{v} = FloatVector.fromArray(S, b, bi{'' if v == 0 else f' + {v * lanes}'});")
     for i in range(mr):
         if kind == "q":
             src = "a[ai]" if i == 0 else f"a[ai + {i * ROW_STRIDE}]"
-        elif kind == "p":
-            src = "a[ai]" if i == 0 else f"a[ai + {i}]"
         else:
-            src = f"a[r{i} + p]"
+            src = "a[ai]" if i == 0 else f"a[ai + {i}]"
         L.append(f"            FloatVector a{i} = FloatVector.broadcast(S, {src});")
         for v in range(NV):
             L.append(f"            c{i}_{v} = a{i}.fma(b{v}, c{i}_{v});")
@@ -100,22 +91,25 @@ def family(suffix, species, lanes, max_mr):
     out.append(f"        super(S, NR, {max_mr}, {ROW_STRIDE});")
     out.append("    }")
     out.append("")
-    for kind, name, stride in (("q", "rowPanel", None), ("p", "packed", "as"), ("r", "rows", "lda")):
-        sp = "" if stride is None else f" int {stride},"
-        sa = "" if stride is None else f" {stride},"
-        out.append("    @Override")
-        out.append(f"    void {name}(int mr, float[] a, int ao,{sp} float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
-        out.append("        switch (mr) {")
-        for mr in range(1, max_mr + 1):
-            out.append(f"            case {mr} -> {kind}{mr}(a, ao,{sa} b, bo, kc, c, co, ldc, acc);")
-        out.append("            default -> throw new IllegalArgumentException(\"no kernel with \" + mr + \" rows\");")
-        out.append("        }")
-        out.append("    }")
+    out.append("    @Override")
+    out.append("    void rowPanel(int mr, float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {")
+    out.append("        switch (mr) {")
+    for mr in range(1, max_mr + 1):
+        out.append(f"            case {mr} -> q{mr}(a, ao, b, bo, kc, c, co, ldc, acc);")
+    out.append("            default -> throw new IllegalArgumentException(\"no kernel with \" + mr + \" rows\");")
+    out.append("        }")
+    out.append("    }")
+    out.append("")
+    out.append("    @Override")
+    out.append("    void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {")
+    out.append(f"        p{max_mr}(a, ao, as, b, bo, kc, c, co, ldc, acc);")
+    out.append("    }")
+    out.append("")
+    for mr in range(1, max_mr + 1):
+        out.append(kernel(mr, lanes, "q"))
         out.append("")
-    for kind in ("q", "p", "r"):
-        for mr in range(1, max_mr + 1):
-            out.append(kernel(mr, lanes, kind))
-            out.append("")
+    out.append(kernel(max_mr, lanes, "p"))
+    out.append("")
     out[-1] = "}"
     return "\n".join(out) + "\n"
 

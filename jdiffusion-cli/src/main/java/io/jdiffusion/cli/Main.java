@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.tensor.Ops;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,9 +41,16 @@ public final class Main implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "no command given (try txt2img or info)");
     }
 
+    /** The commands that run the networks. */
+    private static final java.util.Set<String> COMPUTE_COMMANDS = java.util.Set.of("txt2img", "img2img", "inpaint", "outpaint", "serve", "bench");
+
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
         PrintWriter err = new PrintWriter(System.err, true, StandardCharsets.UTF_8);
+        if (args.length > 0 && COMPUTE_COMMANDS.contains(args[0])) {
+            // compile the kernels while the model loads: a cold JVM runs Vector API code many times slower
+            Thread.ofPlatform().daemon().name("kernel-warm-up").start(Ops::warmUp);
+        }
         int code;
         try {
             code = commandLine(out, err, Path.of("")).execute(args);

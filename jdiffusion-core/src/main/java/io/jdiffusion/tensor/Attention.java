@@ -64,13 +64,11 @@ final class Attention {
         boolean parallel = flops >= (1L << 20);
 
         // per (batch, head): Kᵀ [hd][ktStride] and V [tk][hd], contiguous
-        int ktStride = keyStride(tk);
+        int ktStride = keyStride(tk, mr);
         float[][] scratch = HEADS.get();
-        int headsLen = batch * ktStride * c;
-        if (scratch[0].length < headsLen) {
-            scratch[0] = new float[headsLen];
-            scratch[1] = new float[headsLen];
-        }
+        // + mr: a kernel tile reads up to mr − 1 rows past the last key or dimension (rows it throws away)
+        if (scratch[0].length < batch * ktStride * c) scratch[0] = new float[batch * ktStride * c];
+        if (scratch[1].length < batch * tk * c + mr) scratch[1] = new float[batch * tk * c + mr];
         float[] kt = scratch[0], vh = scratch[1];
         Parallel.RangeBody gather = (g0, g1) -> {
             for (int g = g0; g < g1; g++) gatherHead(k.data, v.data, kt, vh, g / heads, g % heads, tk, ktStride, c, hd);
@@ -81,7 +79,7 @@ final class Attention {
         int tasks = batch * heads * qTiles;
         Parallel.RangeBody body = (t0, t1) -> {
             Work w = WORK.get();
-            w.ensure(bq * hd, bq * bk, hd * bq, bq);
+            w.ensure(bq * hd, bq * bk, (hd + mr) * bq, bq);
             for (int t = t0; t < t1; t++) {
                 int n = t / (heads * qTiles), h = t / qTiles % heads, q0 = t % qTiles * bq;
                 task(mk, w, q.data, kt, vh, out, n, h, q0, Math.min(bq, tq - q0), bq, bk, tq, tk, ktStride, c, hd, heads, scale, causal);
@@ -93,11 +91,18 @@ final class Attention {
     }
 
     /**
-     * Floats between the rows of Kᵀ: the keys, plus a pad when they are a multiple of 1 KiB, so that the
-     * kernel's successive rows (a power-of-two stride apart) do not all fall into one L1 set.
+     * Floats between the rows of Kᵀ: the keys plus room for a kernel tile that runs past the last key (its
+     * extra rows are thrown away), and never a multiple of 1 KiB, so that the kernel's successive rows do
+     * not all fall into one L1 set.
      */
-    static int keyStride(int tk) {
-        return tk % 256 == 0 ? tk + 16 : tk;
+    static int keyStride(int tk, int mr) {
+        int stride = tk + Math.max(16, mr);
+        return stride % 256 == 0 ? stride + 16 : stride;
+    }
+
+    /** Rows of Oᵀ computed: hd rounded up to whole kernel tiles. */
+    private static int dTilesRows(int hd, int mr) {
+        return (hd + mr - 1) / mr * mr;
     }
 
     /** Head h of batch item n: kt[head][d][key] = k[n][key][h·hd + d] (rows ktStride apart), vh[head][key][d] = v[n][key][h·hd + d]. */
@@ -127,27 +132,25 @@ final class Attention {
             int dst = (j / nr) * hd * nr + j % nr;
             for (int d = 0; d < hd; d++, dst += nr) qp[dst] = q[src + d] * scale;
         }
-        Arrays.fill(o, 0, hd * ldo, 0f);
+        Arrays.fill(o, 0, dTilesRows(hd, mr) * ldo, 0f);
         Arrays.fill(max, 0, bq, Float.NEGATIVE_INFINITY);
         Arrays.fill(sum, 0, bq, 0f);
 
-        // Oᵀ rows split into nearly equal kernel tiles (hd = 40 → 13 + 13 + 14)
-        int dTiles = (hd + mr - 1) / mr;
+        // Oᵀ in tiles of mr rows; the last one may run past hd (rows thrown away, Oᵀ has room for them)
         int keyEnd = causal ? Math.min(tk, q0 + nq) : tk;
         for (int k0 = 0; k0 < keyEnd; k0 += bk) {
             int kb = Math.min(bk, keyEnd - k0);
             for (int jp = 0; jp < panels; jp++) {
                 int sBase = jp * bk * nr;
-                // Sᵀ[key][query] for this panel: A = Kᵀ (key i, depth d at kHead + d·ktStride + key), B = Qᵀ panel
+                // Sᵀ[key][query] for this panel: A = Kᵀ (key i, depth d at kHead + d·ktStride + key), B = Qᵀ panel;
+                // a ragged last tile computes rows past kb too (bk is whole tiles), which nothing reads
                 for (int ir = 0; ir < kb; ir += mr) {
-                    mk.packed(Math.min(mr, kb - ir), kt, kHead + k0 + ir, ktStride, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
+                    mk.packed(kt, kHead + k0 + ir, ktStride, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
                 }
                 softmaxUpdate(sp, sBase, nr, kb, k0, q0 + jp * nr, causal, max, sum, jp * nr, o, ldo, hd);
                 // Oᵀ[d][query] += Vᵀ[d][key] · Pᵀ[key][query]: A = V (row d, depth key at vHead + key·hd + d)
-                for (int t = 0, d0 = 0; t < dTiles; t++) {
-                    int rows = (hd - d0) / (dTiles - t);
-                    mk.packed(rows, vh, vHead + k0 * hd + d0, hd, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
-                    d0 += rows;
+                for (int d0 = 0; d0 < hd; d0 += mr) {
+                    mk.packed(vh, vHead + k0 * hd + d0, hd, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
                 }
             }
         }

@@ -77,6 +77,15 @@ final class Convolution {
                 int first = j0 + jr;
                 int image = first / pixels, q = first % pixels;
                 int d = jr * kc;
+                if (pointwise() && q + nn <= pixels) {
+                    // a 1×1 convolution's columns within one image: each row a plain copy from channel p
+                    int src = (image * cin + p0) * pixels + q;
+                    for (int p = 0; p < kc; p++, d += nr, src += pixels) {
+                        System.arraycopy(x, src, dst, d, nn);
+                        if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
+                    }
+                    continue;
+                }
                 // (ci, ky, kx) of row p0, stepped along with p
                 int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
                 for (int p = 0; p < kc; p++, d += nr) {

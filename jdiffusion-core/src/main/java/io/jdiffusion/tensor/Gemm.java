@@ -6,15 +6,17 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Single-precision matrix product on the Vector API: {@code C[M,N] (+)= A[M,K]·B[K,N] (+ bias)}, BLIS style.
  *
- * <p>Loops, per thread: column blocks of NC → depth blocks of KC (B block packed into [NC/nr][KC][nr]
- * panels) → row blocks of MC (A block packed as rows at a fixed stride, see {@link MicroKernels}) →
- * register tiles of mr×nr computed by a {@link MicroKernels} kernel. The operands come from
- * {@link ASource} and {@link BSource}: they do the packing, so a stored F16 weight is converted to float32
- * block by block and a convolution's im2col columns are gathered straight into the packed layout, never
- * whole.
+ * <p>Per thread, the depth is cut into equal blocks of at most KC, the rows into blocks of MC and the
+ * columns into blocks of NC; each A block is packed as rows at the kernels' fixed row stride, each B block
+ * as panels [nr columns][kc][nr], and register tiles of mr×nr are computed by the {@link MicroKernels}.
+ * When a thread's rows fit one A block (a convolution: A is the weight) each A block is packed once and
+ * B streams past it in small blocks; otherwise the loops are BLIS's (columns → depth → rows). The operands
+ * come from {@link ASource} and {@link BSource}, which do the packing: a stored F16 weight is converted to
+ * float32 block by block, a convolution's im2col columns are gathered straight into packed panels, never
+ * whole. Bias is added to each tile while it is hot, after its last depth block.
  *
  * <p>The public entry points take B as {@code [N, K]} (torch's linear layout), so they compute
- * {@code A·Bᵀ}. Threads split the output along N or M, whichever duplicates less packing work.
+ * {@code A·Bᵀ}. Threads split the output along N or M, whichever makes them repeat less packing.
  */
 public final class Gemm {
     private Gemm() {
@@ -59,13 +61,13 @@ public final class Gemm {
 
     /**
      * Cache blocking: depth KC (at most the kernels' row stride), rows MC, columns NC. When a thread's rows
-     * fit one A block the loops keep each packed A block (MC×KC, in L2) across all columns, taken in B
-     * blocks of only {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC →
-     * depth → rows). {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels
-     * under one A panel).
+     * fit one A block the loops keep each packed A block (MC×KC, in L2) across the columns of a C block of
+     * about {@code cBlock} floats (which stays in L2 over the depth blocks), taken in B blocks of only
+     * {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC → depth → rows).
+     * {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels under one A panel).
      */
-    record Blocking(int kc, int mc, int nc, int ncSmall, boolean jrOuter) {
-        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, false);
+    record Blocking(int kc, int mc, int nc, int ncSmall, int cBlock, boolean jrOuter) {
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, 1 << 20, false);
     }
 
     /**
@@ -118,36 +120,53 @@ public final class Gemm {
     record RowsAsColumnsB(float[] b, int off, int ldb) implements BSource {
         @Override
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w) {
-            for (int j = 0; j < nc; j++) {
-                int src = off + (j0 + j) * ldb + p0;
-                int d = (j / nr) * kc * nr + j % nr;
-                for (int p = 0; p < kc; p++, d += nr) dst[d] = b[src + p];
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                // a panel in chunks of depth, so that the rows it writes stay in L1
+                for (int pp = 0; pp < kc; pp += TRANSPOSE_CHUNK) {
+                    int len = Math.min(TRANSPOSE_CHUNK, kc - pp);
+                    int d = jr * kc + pp * nr;
+                    for (int j = 0; j < nn; j++) {
+                        int src = off + (j0 + jr + j) * ldb + p0 + pp;
+                        for (int p = 0; p < len; p++) dst[d + p * nr + j] = b[src + p];
+                    }
+                }
             }
             zeroPadColumns(nc, kc, nr, dst);
         }
 
         @Override
         public double cost() {
-            return 8;
+            return 4;
         }
     }
+
+    /** Depth of the chunks in which B panels are transposed (a chunk of a panel: 64 rows of 128 bytes). */
+    private static final int TRANSPOSE_CHUNK = 64;
 
     /** B given by its columns as rows of a stored weight [N, K] (torch's linear layout), converted while packing. */
     record WeightRowsB(Weight w, int k) implements BSource {
         @Override
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work work) {
-            float[] row = work.row(kc);
-            for (int j = 0; j < nc; j++) {
-                w.read((long) (j0 + j) * k + p0, row, 0, kc);
-                int d = (j / nr) * kc * nr + j % nr;
-                for (int p = 0; p < kc; p++, d += nr) dst[d] = row[p];
+            float[] rows = work.row(nr * TRANSPOSE_CHUNK);
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                for (int pp = 0; pp < kc; pp += TRANSPOSE_CHUNK) {
+                    int len = Math.min(TRANSPOSE_CHUNK, kc - pp);
+                    // convert a block of nn columns × len depth, then transpose it within L1
+                    for (int j = 0; j < nn; j++) w.read((long) (j0 + jr + j) * k + p0 + pp, rows, j * TRANSPOSE_CHUNK, len);
+                    int d = jr * kc + pp * nr;
+                    for (int p = 0; p < len; p++, d += nr) {
+                        for (int j = 0; j < nn; j++) dst[d + j] = rows[j * TRANSPOSE_CHUNK + p];
+                    }
+                }
             }
             zeroPadColumns(nc, kc, nr, dst);
         }
 
         @Override
         public double cost() {
-            return 10;
+            return 6;
         }
     }
 
@@ -244,15 +263,19 @@ public final class Gemm {
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
         Work w = work();
         if (m1 - m0 <= mcMax) {
-            // every A block packed once and kept while small B blocks stream past it
+            // every A block packed once per C block and kept while small B blocks stream past it
             final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
-            for (int pc = 0; pc < k; pc += kcMax) {
-                int kc = Math.min(kcMax, k - pc);
-                float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
-                for (int jc = n0; jc < n1; jc += ncMax) {
-                    int nc = Math.min(ncMax, n1 - jc);
-                    float[] bp = packB(mk, w, b, jc, nc, pc, kc);
-                    macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+            final int ncBig = Math.max(ncMax, blk.cBlock / (m1 - m0) / ncMax * ncMax);
+            for (int jb = n0; jb < n1; jb += ncBig) {
+                int jbEnd = Math.min(n1, jb + ncBig);
+                for (int pc = 0; pc < k; pc += kcMax) {
+                    int kc = Math.min(kcMax, k - pc);
+                    float[] ap = packA(mk, w, a, mr, m0, m1 - m0, pc, kc);
+                    for (int jc = jb; jc < jbEnd; jc += ncMax) {
+                        int nc = Math.min(ncMax, jbEnd - jc);
+                        float[] bp = packB(mk, w, b, jc, nc, pc, kc);
+                        macro(mk, blk, mr, w, ap, m0, m1 - m0, bp, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                    }
                 }
             }
         } else {

@@ -9,16 +9,20 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code C[i][j] (+)= Σ_p A(i, p) · b[bo + p·nr + j]} for p below kc, B being a packed panel [kc][nr].
  * Only full-width tiles are computed: a caller with fewer columns left computes into a scratch tile.
  *
- * <p>A comes in three layouts. The GEMM packs its A blocks as row panels at the fixed {@link #rowStride},
+ * <p>A comes in two layouts. The GEMM packs its A blocks as row panels at the fixed {@link #rowStride},
  * which every kernel knows as a constant: a row address is then one pointer plus a constant, where a
  * variable stride costs a register per row (x86 has too few for 14 rows, and the spills cost ~17%).
+ * Attention reads its operands "k-major" (a tile's rows are consecutive floats) in place.
+ *
+ * <p>Callers use the {@link #maxMr}-row kernels wherever they can, computing ragged edges whole: a rarely
+ * called Vector API method runs interpreted or in C1, some 50× slower, long before C2 compiles it.
  */
 abstract class MicroKernels {
     /** The vector shape the kernels are written for. */
     final VectorSpecies<Float> species;
     /** Columns of a tile: two vectors. */
     final int nr;
-    /** The most rows one tile may have (what the register file holds); every count from 1 up exists. */
+    /** The most rows one tile may have (what the register file holds). */
     final int maxMr;
     /** Floats between the rows of a row panel: the deepest block {@link #rowPanel} takes, plus a pad. */
     final int rowStride;
@@ -30,14 +34,11 @@ abstract class MicroKernels {
         this.rowStride = rowStride;
     }
 
-    /** A as row panel: A(i, p) = a[ao + i·rowStride + p] (kc at most rowStride). */
+    /** A as row panel of mr rows (1 to maxMr): A(i, p) = a[ao + i·rowStride + p], kc at most rowStride. */
     abstract void rowPanel(int mr, float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
 
-    /** A "k-major": A(i, p) = a[ao + p·as + i] (Vᵀ read in place by attention). */
-    abstract void packed(int mr, float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
-
-    /** A row-major: A(i, p) = a[ao + i·lda + p] (keys read in place by attention). */
-    abstract void rows(int mr, float[] a, int ao, int lda, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
+    /** A "k-major", maxMr rows: A(i, p) = a[ao + p·as + i]. */
+    abstract void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
 
     /**
      * The kernels this machine runs best: the widest vectors the CPU has ({@code SPECIES_PREFERRED});

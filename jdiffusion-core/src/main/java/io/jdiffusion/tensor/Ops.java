@@ -9,6 +9,15 @@ public final class Ops {
     private Ops() {
     }
 
+    /**
+     * Runs every kernel on tiny inputs until the JIT has compiled it (about a second on one core). A cold
+     * JVM runs Vector API code some 50× slower, so without this the first large calls (the first UNet
+     * step) take seconds each. Call it once at start, e.g. on a background thread while the model loads.
+     */
+    public static void warmUp() {
+        WarmUp.run();
+    }
+
     /** y = x·Wᵀ + b over the last dim: x [..., K], w [N, K], b [N] or null → [..., N]. */
     public static Tensor linear(Tensor x, Weight w, Weight b) {
         int k = x.dim(-1);
@@ -225,24 +234,16 @@ public final class Ops {
     public static Tensor toTokens(Tensor x) {
         int batch = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
         float[] o = new float[x.numel()];
-        for (int n = 0; n < batch; n++) {
-            for (int ch = 0; ch < c; ch++) {
-                int src = (n * c + ch) * hw;
-                for (int i = 0; i < hw; i++) o[(n * hw + i) * c + ch] = x.data[src + i];
-            }
-        }
+        transposeEach(batch, c, hw, x.data, o);
         return new Tensor(o, batch, hw, c);
     }
 
     /** [B, H·W, C] → [B, C, H, W]. */
     public static Tensor fromTokens(Tensor x, int h, int w) {
         int batch = x.dim(0), hw = x.dim(1), c = x.dim(2);
+        if (hw != h * w) throw new IllegalArgumentException(x + " is not " + h + "x" + w + " tokens");
         float[] o = new float[x.numel()];
-        for (int n = 0; n < batch; n++) {
-            for (int i = 0; i < hw; i++) {
-                for (int ch = 0; ch < c; ch++) o[(n * c + ch) * hw + i] = x.data[(n * hw + i) * c + ch];
-            }
-        }
+        transposeEach(batch, hw, c, x.data, o);
         return new Tensor(o, batch, c, h, w);
     }
 
@@ -270,16 +271,31 @@ public final class Ops {
         return idx;
     }
 
-    /** Zero padding of an NCHW tensor, in torch's F.pad order (left, right, top, bottom). */
-    public static Tensor zeroPad2d(Tensor x, int left, int right, int top, int bottom) {
-        int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-        int oh = h + top + bottom, ow = w + left + right;
-        float[] o = new float[batch * c * oh * ow];
-        for (int p = 0; p < batch * c; p++) {
-            for (int y = 0; y < h; y++) {
-                System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
+    /** Tile edge of the blocked transpose: a tile's source rows and destination rows stay in L1. */
+    private static final int TRANSPOSE_TILE = 32;
+
+    /** For each of batch matrices [rows, cols] in src: its transpose [cols, rows] into dst, in tiles. */
+    private static void transposeEach(int batch, int rows, int cols, float[] src, float[] dst) {
+        int rowTiles = (rows + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE;
+        Parallel.forRange(batch * rowTiles, Math.max(1, Pointwise.CHUNK / (TRANSPOSE_TILE * Math.max(1, cols))), (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int base = t / rowTiles * rows * cols;
+                int r0 = t % rowTiles * TRANSPOSE_TILE, r1 = Math.min(rows, r0 + TRANSPOSE_TILE);
+                for (int c0 = 0; c0 < cols; c0 += TRANSPOSE_TILE) {
+                    int c1 = Math.min(cols, c0 + TRANSPOSE_TILE);
+                    // the strided side steps by the smaller dimension: a power-of-two stride of 4 KiB or
+                    // more would put all of a tile's lines into one L1 set
+                    if (rows <= cols) {
+                        for (int r = r0; r < r1; r++) {
+                            for (int cc = c0; cc < c1; cc++) dst[base + cc * rows + r] = src[base + r * cols + cc];
+                        }
+                    } else {
+                        for (int cc = c0; cc < c1; cc++) {
+                            for (int r = r0; r < r1; r++) dst[base + cc * rows + r] = src[base + r * cols + cc];
+                        }
+                    }
+                }
             }
-        }
-        return new Tensor(o, batch, c, oh, ow);
+        });
     }
 }

@@ -78,9 +78,9 @@ class GemmTest {
             MicroKernels mk = MicroKernels.forBits(bits);
             // rows in several A blocks (BLIS's loop order) or in one (A kept, small B blocks), both sweep orders
             for (Gemm.Blocking blk : new Gemm.Blocking[]{
-                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, true),
-                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, false),
-                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, true)}) {
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, true),
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, false),
+                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, 20 * 3 * mk.nr, true)}) {
                 for (int[] s : SIZES) {
                     int m = s[0], k = s[1], n = s[2];
                     float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n);

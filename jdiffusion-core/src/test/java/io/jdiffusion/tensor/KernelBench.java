@@ -14,7 +14,7 @@ import java.util.function.Supplier;
  *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
  * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
- * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tune-gemm, tune-conv, tune-attn (the tune-* runs
+ * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
  * times are the best of the repetitions (--cpu: of the main thread's CPU time, for single-thread tuning on a
  * busy machine).
@@ -38,10 +38,13 @@ public final class KernelBench {
         }
         if (names.isEmpty()) {
             names = List.of("conv320", "conv640", "conv1280", "conv1280x8", "conv1280b2", "conv1280x8b2", "conv1x1", "convDown", "linear",
-                    "linearK1280", "ffOut", "qkv77", "attnSelf", "attnCross", "groupNorm", "layerNorm", "geglu");
+                    "linearK1280", "ffOut", "qkv77", "attnSelf", "attnCross", "groupNorm", "layerNorm", "geglu", "tokens");
         }
         System.out.printf(Locale.ROOT, "threads %d, kernels %d-bit (%s), reps %d%n", Parallel.threads(),
                 MicroKernels.PREFERRED.species.vectorBitSize(), MicroKernels.PREFERRED.getClass().getSimpleName(), reps);
+        long w0 = System.nanoTime();
+        Ops.warmUp();
+        System.out.printf(Locale.ROOT, "warm-up %.0f ms%n", (System.nanoTime() - w0) / 1e6);
         for (String name : names) run(name);
     }
 
@@ -80,6 +83,12 @@ public final class KernelBench {
             case "gelu" -> {
                 Tensor x = R.tensor(8192, 1280);
                 elementwise(name, x.numel(), () -> Ops.gelu(x), () -> NaiveOps.gelu(x));
+            }
+            case "tokens" -> {
+                Tensor x = R.tensor(2, 320, 64, 64);
+                elementwise("toTokens", x.numel(), () -> Ops.toTokens(x), () -> NaiveOps.toTokens(x));
+                Tensor t = Ops.toTokens(x);
+                elementwise("fromTokens", x.numel(), () -> Ops.fromTokens(t, 64, 64), () -> NaiveOps.fromTokens(t, 64, 64));
             }
             case "tune-gemm" -> tuneGemm();
             case "tune-conv" -> tuneConv();
@@ -170,7 +179,7 @@ public final class KernelBench {
     }
 
     private static void tuneConv() {
-        int[][] shapes = {{320, 64}, {1280, 16}};
+        int[][] shapes = {{320, 64}, {128, 256}, {1280, 16}};
         for (int[] s : shapes) {
             int ch = s[0], size = s[1];
             Tensor x = R.tensor(1, ch, size, size);
@@ -184,10 +193,8 @@ public final class KernelBench {
 
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
-        for (int mc : new int[]{480, 960}) {
-            for (int nc : new int[]{512, 2048}) {
-                for (int ncSmall : new int[]{256, 512}) list.add(new Gemm.Blocking(384, mc, nc, ncSmall, false));
-            }
+        for (int cBlock : new int[]{1 << 16, 1 << 18, 1 << 20, Integer.MAX_VALUE}) {
+            list.add(new Gemm.Blocking(384, 960, 2048, 256, cBlock, false));
         }
         return list;
     }

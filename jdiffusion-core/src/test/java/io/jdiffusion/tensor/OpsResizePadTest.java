@@ -33,10 +33,10 @@ class OpsResizePadTest {
     @Test
     void zeroPadAddsZerosOnTheRequestedSides() {
         Tensor x = new Tensor(new float[]{1, 2, 3, 4}, 1, 1, 2, 2);
-        Tensor y = Ops.zeroPad2d(x, 0, 1, 0, 1);
+        Tensor y = Ops.pad(x, 0, 1, 0, 1);
         assertThat(y.shape).containsExactly(1, 1, 3, 3);
         assertThat(y.data).containsExactly(1, 2, 0, 3, 4, 0, 0, 0, 0);
-        Tensor z = Ops.zeroPad2d(x, 1, 0, 2, 0);
+        Tensor z = Ops.pad(x, 1, 0, 2, 0);
         assertThat(z.shape).containsExactly(1, 1, 4, 3);
         assertThat(z.data).containsExactly(0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 3, 4);
     }

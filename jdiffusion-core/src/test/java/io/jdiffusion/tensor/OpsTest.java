@@ -88,4 +88,17 @@ class OpsTest {
         assertThat(y.shape).containsExactly(2, 9, 37);
         Random32.assertClose(y, NaiveOps.geglu(x), 1e-6);
     }
+
+    @Test
+    void tokensRoundTripAndMatchTheNaiveLayout() {
+        Random32 r = new Random32(36);
+        Tensor x = r.tensor(2, 37, 9, 7);
+        Tensor tokens = Ops.toTokens(x);
+        assertThat(tokens.data).isEqualTo(NaiveOps.toTokens(x).data);
+        assertThat(tokens.shape).containsExactly(2, 63, 37);
+        assertThat(Ops.fromTokens(tokens, 9, 7).data).isEqualTo(x.data);
+        assertThat(Ops.fromTokens(tokens, 9, 7).shape).containsExactly(2, 37, 9, 7);
+        Tensor big = r.tensor(1, 320, 40, 40);
+        assertThat(Ops.toTokens(big).data).isEqualTo(NaiveOps.toTokens(big).data);
+    }
 }

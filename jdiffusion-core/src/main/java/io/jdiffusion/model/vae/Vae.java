@@ -149,7 +149,7 @@ public final class Vae {
             for (int i = 0; i < downResnets.size(); i++) {
                 for (ResnetBlock2D resnet : downResnets.get(i)) h = resnet.forward(h, null);
                 Conv2d down = downsamplers.get(i);
-                if (down != null) h = down.apply(Ops.zeroPad2d(h, 0, 1, 0, 1));
+                if (down != null) h = down.apply(Ops.pad(h, 0, 1, 0, 1));
             }
             h = midBlock.forward(h);
             return convOut.apply(convNormOut.applySilu(h));
