@@ -6,6 +6,8 @@ import io.jdiffusion.model.clip.ClipTokenizer;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.NoiseSource;
+import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
@@ -54,6 +56,24 @@ public final class LoadedModel {
         return vae.downscaleFactor();
     }
 
+    /** The UNet's input channels: the latent channels, or 2·latent + 1 for inpainting models (+ mask + masked image). */
+    public int unetInChannels() {
+        return unet.config().inChannels();
+    }
+
+    /**
+     * Images [B, 3, H, W] in [-1, 1] → latents as the samplers see them: a sample of the VAE's posterior
+     * (its standard-normal draw taken from {@code rng}, as diffusers' latent_dist.sample(generator)), with the
+     * latent scaling (and shift) applied in float32.
+     */
+    public Tensor encodeImage(Tensor images, NoiseSource rng) {
+        Vae.Posterior posterior = vae.encode(images);
+        Tensor z = posterior.sample(rng.randn(posterior.mean().shape));
+        float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();
+        for (int i = 0; i < z.data.length; i++) z.data[i] = (z.data[i] - shift) * sf;
+        return z;
+    }
+
     /** Prompt → [1, 77, context] conditioning, with A1111's clip skip (1 = the last layer). */
     public Tensor encodePrompt(String prompt, int clipSkip) {
         int[] ids = tokenizer.encodePadded(prompt, padTokenId, textEncoder.maxLength());
@@ -77,8 +97,19 @@ public final class LoadedModel {
             float[] out = new float[half];
             float[] d = both.data;
             for (int i = 0; i < half; i++) out[i] = d[i] + scale * (d[half + i] - d[i]);
-            return new Tensor(out, x.shape);
+            int[] shape = both.shape.clone();
+            shape[0] /= 2;
+            return new Tensor(out, shape);
         };
+    }
+
+    /**
+     * As {@link #guided(Tensor, Tensor, double)} for a UNet that also takes {@code extraChannels} [B, c, h, w]
+     * after the (input-scaled) latents, as inpainting models take the mask and the masked image's latents.
+     */
+    public NoisePredictor guided(Tensor uncond, Tensor cond, double guidanceScale, Tensor extraChannels) {
+        NoisePredictor plain = guided(uncond, cond, guidanceScale);
+        return (x, t) -> plain.predict(Ops.concatChannels(x, extraChannels), t);
     }
 
     /**

@@ -40,6 +40,12 @@ public record Txt2ImgRequest(
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH_SIZE = 64;
 
+    /** The same job at another image size. */
+    public Txt2ImgRequest withSize(int newWidth, int newHeight) {
+        return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed,
+                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark);
+    }
+
     /** Throws a one-line {@link JDiffusionException} naming the flag of the first bad value. */
     public Txt2ImgRequest validate() {
         if (model == null) throw new JDiffusionException("--model: no model given");

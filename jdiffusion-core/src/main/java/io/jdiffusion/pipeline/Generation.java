@@ -1,0 +1,112 @@
+package io.jdiffusion.pipeline;
+
+import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.Sampler;
+import io.jdiffusion.sampling.SamplerId;
+import io.jdiffusion.sampling.Samplers;
+import io.jdiffusion.tensor.Ops;
+import io.jdiffusion.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * The steps every pipeline shares around its sampler: the text conditioning of a job, and turning the
+ * final latents into 8-bit images with their infotext.
+ */
+final class Generation {
+    private Generation() {
+    }
+
+    /**
+     * The prompt's and the negative prompt's conditioning, one row per image of the batch; uncond is null
+     * without guidance (scale ≤ 1, as diffusers decides).
+     */
+    record Conditioning(Tensor cond, Tensor uncond, double cfgScale) {
+        static Conditioning of(LoadedModel model, Txt2ImgRequest request) {
+            int batch = request.batchSize();
+            boolean guided = request.cfgScale() > 1.0;
+            Tensor cond = Txt2Img.repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
+            Tensor uncond = guided ? Txt2Img.repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+            return new Conditioning(cond, uncond, request.cfgScale());
+        }
+
+        NoisePredictor predictor(LoadedModel model) {
+            return model.guided(uncond, cond, cfgScale);
+        }
+
+        /** For inpainting models: the UNet also sees {@code extraChannels} after the latents. */
+        NoisePredictor predictor(LoadedModel model, Tensor extraChannels) {
+            return model.guided(uncond, cond, cfgScale, extraChannels);
+        }
+    }
+
+    /** Loads the job's model, after checking what can be checked without it (so a bad sampler fails fast). */
+    static LoadedModel load(Txt2ImgRequest request) {
+        SamplerId.parse(request.sampler());
+        StableDiffusionModel model = ModelLoader.load(request.model(), request.configDir());
+        if (request.predictionType() != null) model = model.withPredictionType(request.predictionType());
+        return new LoadedModel(model);
+    }
+
+    static Sampler sampler(LoadedModel model, Txt2ImgRequest request) {
+        return Samplers.create(request.sampler(), model.model().scheduler(), request.steps());
+    }
+
+    /** [1, ...] → [n, ...]: the same tensor for every image of the batch. */
+    static Tensor repeat(Tensor t, int n) {
+        return t.dim(0) == n ? t : Txt2Img.repeat(t, n);
+    }
+
+    /** The channels a 9-channel inpainting UNet takes after the latents: mask ‖ masked-image latents. */
+    static Tensor inpaintingChannels(Tensor latentMask, Tensor maskedImageLatents) {
+        return Ops.concatChannels(latentMask, maskedImageLatents);
+    }
+
+    /**
+     * Decodes the latents and makes the images: {@code finish} may change each image's pixels (the inpainting
+     * overlay); {@code extraParameters} are added to the txt2img infotext ({@code null} values are left out).
+     */
+    static List<GeneratedImage> images(LoadedModel model, Txt2ImgRequest request, Tensor latents,
+                                       Map<String, String> extraParameters, UnaryOperator<byte[]> finish) {
+        byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
+        String hash = model.modelHash();
+        String name = Infotext.modelName(request.model());
+        Infotext base = Infotext.forTxt2Img(request, request.seed(), hash, name);
+        String infotext = withParameters(base, extraParameters).format();
+        List<GeneratedImage> images = new ArrayList<>(rgb.length);
+        for (byte[] pixels : rgb) {
+            images.add(new GeneratedImage(request.width(), request.height(), finish.apply(pixels), request.seed(), infotext));
+        }
+        return images;
+    }
+
+    /**
+     * The infotext with more parameters, placed where A1111 writes them: before "Clip skip" (or, without it,
+     * before the trailing "RNG"/"Version"), in the given order.
+     */
+    static Infotext withParameters(Infotext base, Map<String, String> extra) {
+        Map<String, String> out = new LinkedHashMap<>();
+        boolean placed = false;
+        for (Map.Entry<String, String> e : base.parameters().entrySet()) {
+            if (!placed && (e.getKey().equals("Clip skip") || e.getKey().equals("RNG") || e.getKey().equals("Version"))) {
+                putAll(out, extra);
+                placed = true;
+            }
+            out.put(e.getKey(), e.getValue());
+        }
+        if (!placed) putAll(out, extra);
+        return new Infotext(base.prompt(), base.negativePrompt(), out);
+    }
+
+    private static void putAll(Map<String, String> out, Map<String, String> extra) {
+        extra.forEach((k, v) -> {
+            if (v != null) out.put(k, v);
+        });
+    }
+}
