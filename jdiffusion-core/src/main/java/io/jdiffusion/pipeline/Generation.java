@@ -2,6 +2,8 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.prompt.Embeddings;
+import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
@@ -29,11 +31,21 @@ final class Generation {
      */
     record Conditioning(Tensor cond, Tensor uncond, double cfgScale) {
         static Conditioning of(LoadedModel model, Txt2ImgRequest request) {
-            int batch = request.batchSize();
+            int batch = request.batchSize(), clipSkip = request.clipSkip();
             boolean guided = request.cfgScale() > 1.0;
-            Tensor cond = Txt2Img.repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
-            Tensor uncond = guided ? Txt2Img.repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
-            return new Conditioning(cond, uncond, request.cfgScale());
+            Embeddings embeddings = Embeddings.load(request.embeddings());
+            Tensor cond = model.encodePrompt(request.prompt(), clipSkip, embeddings);
+            Tensor uncond = guided ? model.encodePrompt(request.negativePrompt(), clipSkip, embeddings) : null;
+            if (uncond != null && uncond.dim(1) != cond.dim(1)) {
+                // prompts of different chunk counts: the shorter is padded with empty-prompt chunks (A1111's
+                // pad_cond_uncond), so both go through the UNet in one batch
+                Tensor empty = model.encodePrompt("", clipSkip);
+                int tokens = Math.max(cond.dim(1), uncond.dim(1));
+                cond = PromptEmbedding.padContext(cond, tokens, empty);
+                uncond = PromptEmbedding.padContext(uncond, tokens, empty);
+            }
+            return new Conditioning(Txt2Img.repeat(cond, batch), guided ? Txt2Img.repeat(uncond, batch) : null,
+                    request.cfgScale());
         }
 
         NoisePredictor predictor(LoadedModel model) {

@@ -5,6 +5,8 @@ import io.jdiffusion.model.clip.ClipTextEncoder;
 import io.jdiffusion.model.clip.ClipTokenizer;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.model.vae.Vae;
+import io.jdiffusion.prompt.Embeddings;
+import io.jdiffusion.prompt.PromptEncoder;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.NoiseSource;
 import io.jdiffusion.tensor.Ops;
@@ -21,6 +23,7 @@ public final class LoadedModel {
     private final ClipTokenizer tokenizer;
     private final int padTokenId;
     private final ClipTextEncoder textEncoder;
+    private final PromptEncoder promptEncoder;
     private final UNet unet;
     private final Vae vae;
     private String modelHash; // computed on first use: hashing reads the whole file
@@ -34,6 +37,7 @@ public final class LoadedModel {
         this.tokenizer = pad.equals(ClipTokenizer.END_OF_TEXT) ? base : base.withAddedToken(pad);
         this.padTokenId = tokenizer.tokenId(pad);
         this.textEncoder = new ClipTextEncoder(model.textEncoder());
+        this.promptEncoder = new PromptEncoder(tokenizer, textEncoder, padTokenId, "clip_l", model.source());
         this.unet = new UNet(model.unetConfig(), model.unet());
         this.vae = new Vae(model.vaeConfig(), model.vae());
     }
@@ -74,10 +78,18 @@ public final class LoadedModel {
         return z;
     }
 
-    /** Prompt → [1, 77, context] conditioning, with A1111's clip skip (1 = the last layer). */
+    /** {@link #encodePrompt(String, int, Embeddings)} without textual-inversion embeddings. */
     public Tensor encodePrompt(String prompt, int clipSkip) {
-        int[] ids = tokenizer.encodePadded(prompt, padTokenId, textEncoder.maxLength());
-        return textEncoder.encode(new int[][]{ids}, clipSkip);
+        return encodePrompt(prompt, clipSkip, Embeddings.NONE);
+    }
+
+    /**
+     * Prompt in A1111's prompt language (emphasis, BREAK, 75-token chunks, embeddings) → [1, 77·k, context]
+     * conditioning, with A1111's clip skip (1 = the last layer). A plain prompt of up to 75 tokens gives
+     * exactly the plain [1, 77, context] encoding.
+     */
+    public Tensor encodePrompt(String prompt, int clipSkip, Embeddings embeddings) {
+        return promptEncoder.encode(prompt, clipSkip, embeddings).context();
     }
 
     /**

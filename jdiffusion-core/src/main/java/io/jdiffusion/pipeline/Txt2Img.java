@@ -37,16 +37,14 @@ public final class Txt2Img {
     public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, StepListener listener) {
         request.validate();
         int batch = request.batchSize();
-        boolean guided = request.cfgScale() > 1.0; // diffusers skips the unconditional pass otherwise
-        Tensor cond = repeat(model.encodePrompt(request.prompt(), request.clipSkip()), batch);
-        Tensor uncond = guided ? repeat(model.encodePrompt(request.negativePrompt(), request.clipSkip()), batch) : null;
+        // prompt language, embeddings, cond/uncond of equal length; no unconditional pass without guidance
+        Generation.Conditioning text = Generation.Conditioning.of(model, request);
 
         Sampler sampler = Samplers.create(request.sampler(), model.model().scheduler(), request.steps());
         TorchCpuRandom rng = new TorchCpuRandom(request.seed());
         int scale = model.vaeScale();
         Tensor noise = rng.randn(batch, model.latentChannels(), request.height() / scale, request.width() / scale);
-        Tensor latents = sampler.sample(model.guided(uncond, cond, request.cfgScale()), noise, rng,
-listener);
+        Tensor latents = sampler.sample(text.predictor(model), noise, rng, listener);
 
         byte[][] rgb = LoadedModel.toRgb8(model.decode(latents));
         String hash = model.modelHash();

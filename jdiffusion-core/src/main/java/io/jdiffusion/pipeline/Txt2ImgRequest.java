@@ -2,7 +2,10 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.JDiffusionException;
 
+import io.jdiffusion.prompt.EmbeddingFile;
+
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One text-to-image job, as the user asked for it. Immutable; {@link #validate()} checks every value
@@ -18,6 +21,7 @@ import java.nio.file.Path;
  * @param clipSkip       1 = the text encoder's last layer, 2 = the penultimate one, ...
  * @param predictionType "epsilon" or "v_prediction" to override the model's, or null to use the detected one
  * @param watermark      whether to add the invisible watermark the reference scripts add
+ * @param embeddings     textual-inversion embeddings the prompts may use (empty for none)
  */
 public record Txt2ImgRequest(
         Path model,
@@ -33,17 +37,30 @@ public record Txt2ImgRequest(
         int batchSize,
         int clipSkip,
         String predictionType,
-        boolean watermark) {
+        boolean watermark,
+        List<EmbeddingFile> embeddings) {
 
     public static final int MIN_SIZE = 64;
     public static final int MAX_SIZE = 4096;
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH_SIZE = 64;
 
+    public Txt2ImgRequest {
+        embeddings = embeddings == null ? List.of() : List.copyOf(embeddings);
+    }
+
+    /** A job without textual-inversion embeddings. */
+    public Txt2ImgRequest(Path model, Path configDir, String prompt, String negativePrompt, String sampler, int steps,
+                          double cfgScale, long seed, int width, int height, int batchSize, int clipSkip,
+                          String predictionType, boolean watermark) {
+        this(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed, width, height, batchSize,
+                clipSkip, predictionType, watermark, List.of());
+    }
+
     /** The same job at another image size. */
     public Txt2ImgRequest withSize(int newWidth, int newHeight) {
         return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed,
-                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark);
+                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark, embeddings);
     }
 
     /** Throws a one-line {@link JDiffusionException} naming the flag of the first bad value. */
