@@ -5,6 +5,8 @@ import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
+import io.jdiffusion.prompt.EmbeddingFile;
+import io.jdiffusion.prompt.Embeddings;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.tensor.Parallel;
@@ -66,6 +68,14 @@ final class GenerationOptions {
             description = "epsilon or v_prediction, overriding the model's (SD 2.x 768-v models need v_prediction).")
     String predictionType;
 
+    @Option(names = "--embedding", paramLabel = "TOKEN=FILE",
+            description = "A textual-inversion embedding (.safetensors) that TOKEN in the prompts calls; repeatable.")
+    List<String> embeddingSpecs = new ArrayList<>();
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR",
+            description = "Every .safetensors embedding in DIR, called by its file name without the extension.")
+    Path embeddingsDir;
+
     @Option(names = "--config", paramLabel = "DIR",
             description = "A diffusers-style config folder for a single-file checkpoint.")
     Path configDir;
@@ -81,6 +91,7 @@ final class GenerationOptions {
     Integer threads;
 
     private Long resolvedSeed;
+    private List<EmbeddingFile> embeddings;
 
     /** Checks what needs no model: sampler, model path, config folder, threads. */
     void check() {
@@ -91,6 +102,10 @@ final class GenerationOptions {
             throw new JDiffusionException("--config: " + configDir + ": no such directory");
         }
         if (threads != null && threads < 1) throw new JDiffusionException("--threads: " + threads + " must be at least 1");
+        embeddings = new ArrayList<>();
+        if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
+        for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
+        Embeddings.load(embeddings); // unreadable files fail before the model loads
     }
 
     boolean randomSeed() {
@@ -101,7 +116,8 @@ final class GenerationOptions {
     Txt2ImgRequest request(int width, int height) {
         if (resolvedSeed == null) resolvedSeed = randomSeed() ? randomSeedValue() : parseSeed(seed);
         return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, resolvedSeed,
-                width, height, batchSize, clipSkip, predictionType, !noWatermark);
+                width, height, batchSize, clipSkip, predictionType, !noWatermark,
+                embeddings == null ? List.of() : embeddings);
     }
 
     /**

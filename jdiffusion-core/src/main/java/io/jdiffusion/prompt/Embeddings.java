@@ -23,9 +23,16 @@ public final class Embeddings {
     /** Reads every file (a later one with the same token replaces an earlier one). */
     public static Embeddings load(List<EmbeddingFile> files) {
         if (files == null || files.isEmpty()) return NONE;
+        List<Embedding> loaded = new ArrayList<>();
+        for (EmbeddingFile f : files) loaded.add(Embedding.load(f));
+        return of(loaded);
+    }
+
+    /** Embeddings already in memory (a later one with the same name replaces an earlier one). */
+    public static Embeddings of(List<Embedding> embeddings) {
         Map<String, Embedding> byName = new LinkedHashMap<>();
-        for (EmbeddingFile f : files) byName.put(f.token(), Embedding.load(f));
-        return new Embeddings(Map.copyOf(byName));
+        for (Embedding e : embeddings) byName.put(e.name(), e);
+        return byName.isEmpty() ? NONE : new Embeddings(Map.copyOf(byName));
     }
 
     public boolean isEmpty() {
