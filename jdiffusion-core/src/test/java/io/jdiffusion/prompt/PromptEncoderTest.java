@@ -104,6 +104,18 @@ class PromptEncoderTest {
     }
 
     @Test
+    void aFullForwardGivesTheChosenStateAndTheFirstChunksPooledOutput() {
+        // the way a model with two text encoders (SDXL) calls it, once per encoder
+        Setup s = setup(Fixtures.tinySd15());
+        String prompt = "a photograph of an astronaut riding a horse";
+        PromptEmbedding e = s.promptEncoder().encode(prompt, Embeddings.NONE, ClipTextEncoder.Output::lastHiddenState);
+        int[][] ids = {TOKENIZER.encodePadded(prompt, TOKENIZER.eosId(), 77)};
+        ClipTextEncoder.Output reference = s.encoder().forward(ids);
+        assertThat(e.context().data).containsExactly(reference.lastHiddenState().data);
+        assertThat(e.pooled().data).containsExactly(reference.pooled().data);
+    }
+
+    @Test
     void embeddingsOfTheWrongWidthAreRefusedNamingEmbeddingAndModel() {
         Path file = dir.resolve("wide.safetensors");
         SafeTensorsWriter.write(file, Map.of("emb_params", Weight.ofFloats("emb_params", new float[2 * 768], 2, 768)));
