@@ -45,13 +45,16 @@ public final class Inpaint {
         Txt2ImgRequest params = request.resolvedParams();
         int w = params.width(), h = params.height();
         RgbImage init = ImageResize.resize(request.initImage(), w, h, request.resizeMode());
-        byte[] mask = request.mask().luminance();
-        if (request.invertMask()) mask = Masks.invert(mask);
-        int mw = request.mask().width(), mh = request.mask().height();
-        byte[] sharp = ImageResize.resize(mask, 1, mw, mh, w, h, request.resizeMode());
+        // as diffusers' mask processor: resized as it is, then reduced to its luminance
+        byte[] sharp = ImageResize.resize(request.mask(), w, h, request.resizeMode()).luminance();
+        if (request.invertMask()) sharp = Masks.invert(sharp);
         float[] overlay = null;
         Map<String, String> extra = new LinkedHashMap<>(Img2Img.parameters(request.strength()));
         if (request.overlay()) {
+            // A1111 blurs the mask at its own size, then resizes it
+            int mw = request.mask().width(), mh = request.mask().height();
+            byte[] mask = request.mask().luminance();
+            if (request.invertMask()) mask = Masks.invert(mask);
             byte[] blurred = ImageResize.resize(Masks.blur(mask, mw, mh, request.maskBlur()), 1, mw, mh, w, h, request.resizeMode());
             overlay = Masks.overlayAlpha(blurred);
             extra.put("Mask blur", Integer.toString(request.maskBlur()));
