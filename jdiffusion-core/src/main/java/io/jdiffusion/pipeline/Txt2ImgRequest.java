@@ -1,7 +1,6 @@
 package io.jdiffusion.pipeline;
 
 import io.jdiffusion.JDiffusionException;
-
 import io.jdiffusion.prompt.EmbeddingFile;
 
 import java.nio.file.Path;
