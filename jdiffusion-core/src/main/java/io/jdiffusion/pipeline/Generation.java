@@ -98,21 +98,32 @@ final class Generation {
         return images;
     }
 
+    /** Parameters A1111 writes among its own (before "Clip skip"); others are extras, written last (before "Version"). */
+    private static final java.util.Set<String> CORE_PARAMETERS = java.util.Set.of("Denoising strength");
+
     /**
-     * The infotext with more parameters, placed where A1111 writes them: before "Clip skip" (or, without it,
-     * before the trailing "RNG"/"Version"), in the given order.
+     * The infotext with more parameters, placed where A1111 writes them: "Denoising strength" before
+     * "Clip skip" (or whatever follows it), extras such as "Mask blur" at the end before "Version".
      */
     static Infotext withParameters(Infotext base, Map<String, String> extra) {
+        Map<String, String> core = new LinkedHashMap<>(), rest = new LinkedHashMap<>();
+        extra.forEach((k, v) -> (CORE_PARAMETERS.contains(k) ? core : rest).put(k, v));
         Map<String, String> out = new LinkedHashMap<>();
-        boolean placed = false;
+        boolean corePlaced = false, restPlaced = false;
         for (Map.Entry<String, String> e : base.parameters().entrySet()) {
-            if (!placed && (e.getKey().equals("Clip skip") || e.getKey().equals("RNG") || e.getKey().equals("Version"))) {
-                putAll(out, extra);
-                placed = true;
+            String key = e.getKey();
+            if (!corePlaced && (key.equals("Clip skip") || key.equals("RNG") || key.equals("Version"))) {
+                putAll(out, core);
+                corePlaced = true;
             }
-            out.put(e.getKey(), e.getValue());
+            if (!restPlaced && key.equals("Version")) {
+                putAll(out, rest);
+                restPlaced = true;
+            }
+            out.put(key, e.getValue());
         }
-        if (!placed) putAll(out, extra);
+        if (!corePlaced) putAll(out, core);
+        if (!restPlaced) putAll(out, rest);
         return new Infotext(base.prompt(), base.negativePrompt(), out);
     }
 
