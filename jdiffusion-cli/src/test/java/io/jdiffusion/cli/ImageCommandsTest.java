@@ -132,6 +132,14 @@ class ImageCommandsTest {
     }
 
     @Test
+    void unreadableInitImage() throws IOException {
+        // (the tests run as any user, so a folder stands for a file that cannot be read as an image)
+        List<String> args = img2img();
+        replace(args, "--init-image", Files.createDirectories(dir.resolve("folder.png")).toString());
+        assertRefused(run(args), "--init-image", "folder.png", "is a directory");
+    }
+
+    @Test
     void initImageThatIsNoImage() throws IOException {
         Path text = Files.writeString(dir.resolve("notes.png"), "not a picture");
         List<String> args = img2img();

@@ -31,6 +31,7 @@ public record RgbImage(int width, int height, byte[] rgb) {
      * GIF). {@code what} names the file in errors, such as {@code --init-image}.
      */
     public static RgbImage read(Path file, String what) {
+        if (Files.isDirectory(file)) throw new JDiffusionException(what + ": " + file + ": is a directory, not an image");
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
