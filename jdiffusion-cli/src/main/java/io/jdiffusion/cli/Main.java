@@ -74,6 +74,9 @@ public final class Main implements Runnable {
     static CommandLine commandLine(PrintWriter out, PrintWriter err, Path workDir, Txt2ImgCommand.Pipeline txt2img) {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand(new Txt2ImgCommand(workDir, txt2img));
+        cl.addSubcommand(new Img2ImgCommand(workDir));
+        cl.addSubcommand(new InpaintCommand(workDir));
+        cl.addSubcommand(new OutpaintCommand(workDir));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());

@@ -95,9 +95,9 @@ class MainTest {
 
     @Test
     void seedsAreUnsigned64Bit() {
-        assertThat(Txt2ImgCommand.parseSeed("18446744073709551615")).isEqualTo(-1L);
-        assertThat(Txt2ImgCommand.parseSeed("4294967301")).isEqualTo(4294967301L);
-        assertThat(Txt2ImgCommand.parseSeed("0")).isZero();
+        assertThat(GenerationOptions.parseSeed("18446744073709551615")).isEqualTo(-1L);
+        assertThat(GenerationOptions.parseSeed("4294967301")).isEqualTo(4294967301L);
+        assertThat(GenerationOptions.parseSeed("0")).isZero();
     }
 
     @Test

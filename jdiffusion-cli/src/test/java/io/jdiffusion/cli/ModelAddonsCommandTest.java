@@ -11,6 +11,7 @@ import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -71,25 +72,6 @@ class ModelAddonsCommandTest {
                 "--output", output.toString()));
     }
 
-    private static double[] delta(Path image, Path reference) {
-        byte[] a = Png.read(image).rgb(), b = Png.read(reference).rgb();
-        assertThat(a.length).isEqualTo(b.length);
-        long sum = 0;
-        int max = 0;
-        for (int i = 0; i < a.length; i++) {
-            int d = Math.abs((a[i] & 0xff) - (b[i] & 0xff));
-            sum += d;
-            max = Math.max(max, d);
-        }
-        return new double[]{(double) sum / a.length, max};
-    }
-
-    private static void assertWithinTolerance(Path image, Path reference) {
-        double[] d = delta(image, reference);
-        assertThat(d[0]).as("mean |Δ| in levels").isLessThanOrEqualTo(0.5);
-        assertThat(d[1]).as("max |Δ| in levels").isLessThanOrEqualTo(4);
-    }
-
     @Test
     void modelsListsWhatTheFolderHolds() throws IOException {
         Path root = a1111();
@@ -109,7 +91,7 @@ class ModelAddonsCommandTest {
         args.addAll(List.of("--models-dir", root.toString(), "--model", "tiny-sd15"));
         Result r = run(null, args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.err()).isZero();
-        assertWithinTolerance(out, Fixtures.require(c.get("image").asText()));
+        ImageDelta.between(out, Fixtures.require(c.get("image").asText())).assertWithinTolerance(c.get("id").asText());
         assertThat(Png.read(out).text().get("parameters")).startsWith(c.get("prompt").asText() + "\n");
     }
 
@@ -124,7 +106,7 @@ class ModelAddonsCommandTest {
         Result r = run(null, args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.err()).isZero();
         // the swapped-in VAE holds the model's own weights: the image is still the reference
-        assertWithinTolerance(out, Fixtures.require(c.get("image").asText()));
+        ImageDelta.between(out, Fixtures.require(c.get("image").asText())).assertWithinTolerance(c.get("id").asText());
 
         // another model's VAE (the depth model's: other weights) decodes the same latents differently
         Path other = dir.resolve("other.png");
@@ -133,7 +115,7 @@ class ModelAddonsCommandTest {
                 "--vae", Fixtures.require("tiny-sd2-depth/vae").toString()));
         Result r2 = run(null, otherArgs.toArray(String[]::new));
         assertThat(r2.exitCode()).as(r2.err()).isZero();
-        assertThat(delta(other, Fixtures.require(c.get("base_image").asText()))[0]).isGreaterThan(1.0);
+        assertThat(ImageDelta.between(other, Fixtures.require(c.get("base_image").asText())).mean()).isGreaterThan(1.0);
     }
 
     @Test

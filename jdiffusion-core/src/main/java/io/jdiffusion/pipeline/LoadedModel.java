@@ -1,28 +1,30 @@
 package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.StableDiffusionModel;
-import io.jdiffusion.model.clip.ClipTextEncoder;
-import io.jdiffusion.model.clip.ClipTokenizer;
 import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.model.vae.Vae;
+import io.jdiffusion.prompt.Embedding;
+import io.jdiffusion.prompt.Embeddings;
+import io.jdiffusion.prompt.PromptEmbedding;
+import io.jdiffusion.prompt.PromptEncoder;
 import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.NoiseSource;
+import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
 
 /**
- * A checkpoint turned into runnable networks: tokenizer, text encoder, UNet and VAE, built once and
+ * A checkpoint turned into runnable networks: tokenizer and text encoder(s), UNet and VAE, built once and
  * reused for every job (the server keeps one loaded). Holds no per-job state.
  */
 public final class LoadedModel {
     private final StableDiffusionModel model;
-    private final ClipTokenizer tokenizer;
-    private final int padTokenId;
-    private final ClipTextEncoder textEncoder;
+    private final PromptEncoder promptEncoder; // SD 1.x / 2.x: the one text encoder (null for SDXL)
+    private final SdxlConditioning sdxl; // SDXL: both text encoders (null for SD 1.x / 2.x)
     private final UNet unet;
     private final Vae vae;
-    private final SdxlConditioning sdxl; // null unless the model has SDXL's two text encoders
     private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
@@ -32,23 +34,11 @@ public final class LoadedModel {
     /** With the UNet's attention keys and values taken through {@code attentionInputs} (hypernetworks). */
     public LoadedModel(StableDiffusionModel model, AttentionInputs attentionInputs) {
         this.model = model;
-        String pad = model.textEncoder().padToken();
-        this.tokenizer = tokenizerPaddingWith(pad);
-        this.padTokenId = tokenizer.tokenId(pad);
-        this.textEncoder = new ClipTextEncoder(model.textEncoder());
+        boolean twoEncoders = model.textEncoder2() != null;
+        this.promptEncoder = twoEncoders ? null : PromptEncoder.of(model.textEncoder(), Embedding.SDXL_FIRST, model.source());
+        this.sdxl = twoEncoders ? new SdxlConditioning(model) : null;
         this.unet = new UNet(model.unetConfig(), model.unet(), attentionInputs);
         this.vae = new Vae(model.vaeConfig(), model.vae());
-        this.sdxl = model.textEncoder2() == null ? null : new SdxlConditioning(model);
-    }
-
-    /**
-     * The bundled CLIP tokenizer for a model whose tokenizer pads with {@code pad}. Tokenizers that pad with
-     * something other than EOS (SD 2.x's and SDXL's second "!") register the pad token as a special token,
-     * so the same text inside a prompt maps to it too (as the reference tokenizer does).
-     */
-    static ClipTokenizer tokenizerPaddingWith(String pad) {
-        ClipTokenizer base = ClipTokenizer.bundled();
-        return pad.equals(ClipTokenizer.END_OF_TEXT) ? base : base.withAddedToken(pad);
     }
 
     public StableDiffusionModel model() {
@@ -69,19 +59,54 @@ public final class LoadedModel {
         return vae.downscaleFactor();
     }
 
-    /** SDXL's two-encoder conditioning, or null for SD 1.x / 2.x models (which use {@link #encodePrompt}). */
+    /** SDXL's two-encoder conditioning, or null for SD 1.x / 2.x models. */
     public SdxlConditioning sdxl() {
         return sdxl;
     }
 
-    /** Prompt → [1, 77, context] conditioning, with A1111's clip skip (1 = the last layer). */
-    public Tensor encodePrompt(String prompt, int clipSkip) {
-        int[] ids = tokenizer.encodePadded(prompt, padTokenId, textEncoder.maxLength());
-        return textEncoder.encode(new int[][]{ids}, clipSkip);
+    /** The UNet's input channels: the latent channels, or 2·latent + 1 for inpainting models (+ mask + masked image). */
+    public int unetInChannels() {
+        return unet.config().inChannels();
     }
 
     /**
-     * The guided noise predictor for a batch: {@code uncond} and {@code cond} are [B, 77, ctx]. With
+     * Images [B, 3, H, W] in [-1, 1] → latents as the samplers see them: a sample of the VAE's posterior
+     * (its standard-normal draw taken from {@code rng}, as diffusers' latent_dist.sample(generator)), with the
+     * latent scaling (and shift) applied in float32.
+     */
+    public Tensor encodeImage(Tensor images, NoiseSource rng) {
+        Vae.Posterior posterior = vae.encode(images);
+        Tensor z = posterior.sample(rng.randn(posterior.mean().shape));
+        float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();
+        for (int i = 0; i < z.data.length; i++) z.data[i] = (z.data[i] - shift) * sf;
+        return z;
+    }
+
+    /** A plain prompt's cross-attention context [1, 77·k, context], with A1111's clip skip (1 = the last layer). */
+    public Tensor encodePrompt(String prompt, int clipSkip) {
+        return encodePrompt(prompt, clipSkip, Embeddings.NONE).context();
+    }
+
+    /**
+     * A prompt in A1111's prompt language (emphasis, BREAK, 75-token chunks, embeddings) → the cross-attention
+     * context [1, 77·k, context] and, for SDXL, the pooled text embedding [1, P] (null otherwise). SD 1.x / 2.x
+     * take A1111's clip skip (1 = the last layer); SDXL always reads both encoders' penultimate layers. A plain
+     * prompt of up to 75 tokens gives exactly the plain [1, 77, context] encoding.
+     */
+    public PromptEmbedding encodePrompt(String prompt, int clipSkip, Embeddings embeddings) {
+        return sdxl != null ? sdxl.encode(prompt, embeddings) : promptEncoder.encode(prompt, clipSkip, embeddings);
+    }
+
+    /**
+     * The negative prompt's conditioning: as {@link #encodePrompt(String, int, Embeddings)}, except that SDXL
+     * models that say force_zeros_for_empty_prompt take an empty negative prompt as all zeros.
+     */
+    public PromptEmbedding encodeNegativePrompt(String negativePrompt, int clipSkip, Embeddings embeddings) {
+        return sdxl != null ? sdxl.encodeNegative(negativePrompt, embeddings) : encodePrompt(negativePrompt, clipSkip, embeddings);
+    }
+
+    /**
+     * The guided noise predictor for a batch: {@code uncond} and {@code cond} are [B, 77·k, ctx]. With
      * guidance (scale > 1, as diffusers decides) each call runs the UNet once on the batch doubled
      * [uncond; cond] and returns uncond + scale·(cond − uncond); without it, only the conditional half.
      */
@@ -108,29 +133,21 @@ public final class LoadedModel {
             float[] out = new float[half];
             float[] d = both.data;
             for (int i = 0; i < half; i++) out[i] = d[i] + scale * (d[half + i] - d[i]);
-            return new Tensor(out, x.shape);
+            int[] shape = both.shape.clone();
+            shape[0] /= 2;
+            return new Tensor(out, shape);
         };
     }
 
     /**
-     * SDXL's guided noise predictor for a batch of one prompt pair: both text encoders' context and the
-     * pooled embedding of each prompt, with the size/crop time ids (the same for both halves, as diffusers
-     * uses them by default). Without guidance (scale ≤ 1) the negative prompt is not encoded at all.
-     *
-     * @throws IllegalStateException for an SD 1.x / 2.x model ({@link #sdxl()} is null)
+     * As {@link #guided(Tensor, Tensor, UNet.AddedConditioning, UNet.AddedConditioning, double)} for a UNet that
+     * also takes {@code extraChannels} [B, c, h, w] after the (input-scaled) latents, as inpainting models take
+     * the mask and the masked image's latents; null for none.
      */
-    public NoisePredictor guidedSdxl(String prompt, String negativePrompt, double guidanceScale, SizeConditioning sizes, int batch) {
-        if (sdxl == null) throw new IllegalStateException(model.source() + " is not an SDXL model");
-        boolean guided = guidanceScale > 1.0;
-        Tensor timeIds = Txt2Img.repeat(sizes.timeIds(), batch);
-        SdxlConditioning.Encoded cond = sdxl.encode(prompt);
-        SdxlConditioning.Encoded uncond = guided ? sdxl.encodeNegative(negativePrompt) : null;
-        return guided(
-                guided ? Txt2Img.repeat(uncond.context(), batch) : null,
-                Txt2Img.repeat(cond.context(), batch),
-                guided ? new UNet.AddedConditioning(Txt2Img.repeat(uncond.pooled(), batch), timeIds) : null,
-                new UNet.AddedConditioning(Txt2Img.repeat(cond.pooled(), batch), timeIds),
-                guidanceScale);
+    public NoisePredictor guided(Tensor uncond, Tensor cond, UNet.AddedConditioning addedUncond, UNet.AddedConditioning addedCond,
+                                 double guidanceScale, Tensor extraChannels) {
+        NoisePredictor plain = guided(uncond, cond, addedUncond, addedCond, guidanceScale);
+        return extraChannels == null ? plain : (x, t) -> plain.predict(Ops.concatChannels(x, extraChannels), t);
     }
 
     /**

@@ -2,71 +2,54 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.StableDiffusionModel;
-import io.jdiffusion.model.TextEncoderSpec;
 import io.jdiffusion.model.UNetConfig;
 import io.jdiffusion.model.clip.ClipTextEncoder;
-import io.jdiffusion.model.clip.ClipTokenizer;
+import io.jdiffusion.prompt.Embedding;
+import io.jdiffusion.prompt.Embeddings;
+import io.jdiffusion.prompt.PromptEmbedding;
+import io.jdiffusion.prompt.PromptEncoder;
 import io.jdiffusion.tensor.Tensor;
 
 /**
- * SDXL's text conditioning, as diffusers' StableDiffusionXLPipeline computes it. A prompt goes through both
- * text encoders, CLIP ViT-L (padded with end-of-text) and OpenCLIP ViT-bigG (padded with "!"); the
- * penultimate layer's states of each, before any final LayerNorm, are joined along the channels into the
- * UNet's context (768 + 1280 = 2048 wide in the published model). The second encoder's projected
- * end-of-text state is the pooled embedding, which the UNet's added embedding takes together with the
- * size/crop time ids ({@link SizeConditioning}).
+ * SDXL's text conditioning, as diffusers' StableDiffusionXLPipeline computes it, with A1111's prompt
+ * language. A prompt goes through both text encoders, CLIP ViT-L (padded with end-of-text) and OpenCLIP
+ * ViT-bigG (padded with "!"), each through its own {@link PromptEncoder} (emphasis, BREAK, 75-token chunks
+ * and embeddings per encoder, as A1111 does); the penultimate layer's states of each, before any final
+ * LayerNorm, are joined along the channels into the UNet's context (768 + 1280 = 2048 wide in the
+ * published model). The second encoder's projected end-of-text state of the first chunk is the pooled
+ * embedding, which the UNet's added embedding takes together with the size/crop time ids
+ * ({@link SizeConditioning}).
  *
  * <p>A1111's "clip skip" does not apply: SDXL always reads the penultimate layers (A1111 does the same
  * unless told otherwise). Holds no per-job state; safe for concurrent calls.
  */
 public final class SdxlConditioning {
-
-    /**
-     * One prompt's conditioning.
-     *
-     * @param context [1, T, hidden1 + hidden2]: the cross-attention context
-     * @param pooled  [1, projection]: the second encoder's pooled, projected output
-     */
-    public record Encoded(Tensor context, Tensor pooled) {
-    }
-
-    /** A tokenizer with its pad token and the encoder it feeds. */
-    private record Encoder(ClipTokenizer tokenizer, int padId, ClipTextEncoder network) {
-        static Encoder of(TextEncoderSpec spec) {
-            ClipTokenizer tokenizer = LoadedModel.tokenizerPaddingWith(spec.padToken());
-            return new Encoder(tokenizer, tokenizer.tokenId(spec.padToken()), new ClipTextEncoder(spec));
-        }
-
-        ClipTextEncoder.Output run(String text) {
-            return network.forward(new int[][]{tokenizer.encodePadded(text, padId, network.maxLength())});
-        }
-    }
-
-    private final Encoder first, second;
+    private final PromptEncoder first, second;
     private final boolean forceZerosForEmptyPrompt;
 
     /** @param model a model with two text encoders ({@link StableDiffusionModel#textEncoder2()} not null) */
     public SdxlConditioning(StableDiffusionModel model) {
         if (model.textEncoder2() == null) throw new IllegalArgumentException(model.source() + " has one text encoder, not SDXL's two");
-        this.first = Encoder.of(model.textEncoder());
-        this.second = Encoder.of(model.textEncoder2());
+        this.first = PromptEncoder.of(model.textEncoder(), Embedding.SDXL_FIRST, model.source());
+        this.second = PromptEncoder.of(model.textEncoder2(), Embedding.SDXL_SECOND, model.source());
         this.forceZerosForEmptyPrompt = model.forceZerosForEmptyPrompt();
         checkFitsUNet(model);
     }
 
     /** The encoders' outputs must be what the UNet was built for; a mismatch is a broken model, said at load. */
     private void checkFitsUNet(StableDiffusionModel model) {
-        if (first.network.maxLength() != second.network.maxLength()) {
-            throw new JDiffusionException(model.source() + ": the text encoders take " + first.network.maxLength() + " and "
-                    + second.network.maxLength() + " tokens; SDXL joins their states token by token");
+        ClipTextEncoder a = first.encoder(), b = second.encoder();
+        if (a.maxLength() != b.maxLength()) {
+            throw new JDiffusionException(model.source() + ": the text encoders take " + a.maxLength() + " and "
+                    + b.maxLength() + " tokens; SDXL joins their states token by token");
         }
         UNetConfig unet = model.unetConfig();
-        int context = first.network.hiddenSize() + second.network.hiddenSize();
+        int context = a.hiddenSize() + b.hiddenSize();
         if (context != unet.crossAttentionDim()) {
-            throw new JDiffusionException(model.source() + ": the text encoders give " + first.network.hiddenSize() + " + "
-                    + second.network.hiddenSize() + " = " + context + " channels, the UNet's cross-attention takes " + unet.crossAttentionDim());
+            throw new JDiffusionException(model.source() + ": the text encoders give " + a.hiddenSize() + " + "
+                    + b.hiddenSize() + " = " + context + " channels, the UNet's cross-attention takes " + unet.crossAttentionDim());
         }
-        int pooled = second.network.config().projectionDim();
+        int pooled = b.config().projectionDim();
         int ids = SizeConditioning.TIME_IDS;
         if (!"text_time".equals(unet.addEmbedType()) || pooled + ids * unet.additionTimeEmbedDim() != unet.projectionClassEmbeddingsInputDim()) {
             throw new JDiffusionException(model.source() + ": the UNet's added embedding takes " + unet.projectionClassEmbeddingsInputDim()
@@ -75,24 +58,37 @@ public final class SdxlConditioning {
         }
     }
 
-    /** A prompt through both encoders. */
-    public Encoded encode(String prompt) {
-        ClipTextEncoder.Output a = first.run(prompt);
-        ClipTextEncoder.Output b = second.run(prompt);
-        return new Encoded(concatChannels(a.penultimateHiddenState(), b.penultimateHiddenState()), b.pooled());
+    /** A plain prompt (no embeddings) through both encoders. */
+    public PromptEmbedding encode(String prompt) {
+        return encode(prompt, Embeddings.NONE);
     }
 
     /**
-     * The unconditional side of the guidance: an empty negative prompt is all zeros when the model's
-     * pipeline config says force_zeros_for_empty_prompt (SDXL base does), otherwise the encoded text.
+     * A prompt through both encoders: context [1, 77·k, hidden1 + hidden2] (the chunks' penultimate states
+     * joined channel by channel) and pooled [1, projection] (the second encoder's, first chunk).
      */
-    public Encoded encodeNegative(String negativePrompt) {
+    public PromptEmbedding encode(String prompt, Embeddings embeddings) {
+        PromptEmbedding a = first.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        PromptEmbedding b = second.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        return new PromptEmbedding(concatChannels(a.context(), b.context()), b.pooled());
+    }
+
+    /** {@link #encodeNegative(String, Embeddings)} without embeddings. */
+    public PromptEmbedding encodeNegative(String negativePrompt) {
+        return encodeNegative(negativePrompt, Embeddings.NONE);
+    }
+
+    /**
+     * The unconditional side of the guidance: an empty negative prompt is all zeros (one chunk) when the
+     * model's pipeline config says force_zeros_for_empty_prompt (SDXL base does), otherwise the encoded text.
+     */
+    public PromptEmbedding encodeNegative(String negativePrompt, Embeddings embeddings) {
         if (negativePrompt.isEmpty() && forceZerosForEmptyPrompt) {
-            int tokens = first.network.maxLength();
-            return new Encoded(Tensor.zeros(1, tokens, first.network.hiddenSize() + second.network.hiddenSize()),
-                    Tensor.zeros(1, second.network.config().projectionDim()));
+            ClipTextEncoder a = first.encoder(), b = second.encoder();
+            return new PromptEmbedding(Tensor.zeros(1, a.maxLength(), a.hiddenSize() + b.hiddenSize()),
+                    Tensor.zeros(1, b.config().projectionDim()));
         }
-        return encode(negativePrompt);
+        return encode(negativePrompt, embeddings);
     }
 
     /** [B, T, C1] and [B, T, C2] → [B, T, C1 + C2]. */

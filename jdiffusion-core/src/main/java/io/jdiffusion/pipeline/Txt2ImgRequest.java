@@ -1,8 +1,10 @@
 package io.jdiffusion.pipeline;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.prompt.EmbeddingFile;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * One text-to-image job, as the user asked for it. Immutable; {@link #validate()} checks every value
@@ -20,6 +22,7 @@ import java.nio.file.Path;
  * @param watermark      whether to add the invisible watermark the reference scripts add
  * @param sizeConditioning SDXL's original size / crop / target size, or null for the defaults (the image's
  *                       size, no crop); other models ignore it
+ * @param embeddings     textual-inversion embeddings the prompts may use (empty for none)
  */
 public record Txt2ImgRequest(
         Path model,
@@ -36,24 +39,35 @@ public record Txt2ImgRequest(
         int clipSkip,
         String predictionType,
         boolean watermark,
-        SizeConditioning sizeConditioning) {
+        SizeConditioning sizeConditioning,
+        List<EmbeddingFile> embeddings) {
 
     public static final int MIN_SIZE = 8;
     public static final int MAX_SIZE = 4096;
     public static final int MAX_STEPS = 1000;
     public static final int MAX_BATCH_SIZE = 64;
 
-    /** A request with the default SDXL size conditioning. */
+    public Txt2ImgRequest {
+        embeddings = embeddings == null ? List.of() : List.copyOf(embeddings);
+    }
+
+    /** A request with the default SDXL size conditioning and no textual-inversion embeddings. */
     public Txt2ImgRequest(Path model, Path configDir, String prompt, String negativePrompt, String sampler, int steps,
                           double cfgScale, long seed, int width, int height, int batchSize, int clipSkip,
                           String predictionType, boolean watermark) {
         this(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed, width, height, batchSize, clipSkip,
-                predictionType, watermark, null);
+                predictionType, watermark, null, List.of());
     }
 
     /** The SDXL size conditioning to use: the one asked for, or the defaults for this image size. */
     public SizeConditioning sizeConditioningOrDefault() {
         return sizeConditioning != null ? sizeConditioning : SizeConditioning.forImage(width, height);
+    }
+
+    /** The same job at another image size (an explicit size conditioning stays as it is). */
+    public Txt2ImgRequest withSize(int newWidth, int newHeight) {
+        return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed,
+                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark, sizeConditioning, embeddings);
     }
 
     /** Throws a one-line {@link JDiffusionException} naming the flag of the first bad value. */

@@ -10,12 +10,13 @@ import io.jdiffusion.tensor.Tensor;
  * (diffusers' SDXL pipelines). Images under {@link DwtDctWatermark#MIN_PIXELS} are left unmarked, since
  * the method cannot take them.
  *
- * <p>A pipeline calls both hooks at their places; the one that does not apply returns its input:
+ * <p>Every pipeline (txt2img, img2img, inpaint, outpaint) calls both hooks in one place, the package-private
+ * {@code pipeline.Generation.images}; the one that does not apply returns its input:
  * <pre>
  * OutputWatermark mark = OutputWatermark.choose(request.watermark(), family, width, height);
  * byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(model.decode(latents)));
  * byte[] pixels = mark.onRgb8(rgb[i], width, height);
- * if (mark.message() != null) infotext = infotext.with(OutputWatermark.INFOTEXT_KEY, mark.message().name());
+ * if (mark.message() != null) infotext parameters get INFOTEXT_KEY = mark.message().name()
  * </pre>
  */
 public final class OutputWatermark {

@@ -71,6 +71,22 @@ public final class TorchCheckpointWriter {
         w.writeZip(file, "archive", false);
     }
 
+    /**
+     * An A1111 textual-inversion {@code .pt} holding these float vectors [n, width]:
+     * {@code {'string_to_token': {'*': 265}, 'string_to_param': {'*': tensor}, 'name': name}}.
+     */
+    public static void writeA1111Embedding(Path file, String name, io.jdiffusion.tensor.Weight vectors) throws IOException {
+        long[] shape = vectors.shape();
+        TorchCheckpointWriter w = new TorchCheckpointWriter().storage("0", StorageData.floats(vectors.toFloats()))
+                .tensor("*", "0", 0, shape, new long[]{shape[1], 1});
+        Emitter p = new Emitter().op(0x80).op(2).op('}').op('(');
+        p.unicode("string_to_token").op('}').unicode("*").integer(265).op('s');
+        p.unicode("string_to_param").op('}').unicode("*");
+        w.tensor(p, "*", false);
+        p.op('s').unicode("name").unicode(name).op('u').op('.');
+        w.writeZip(file, name, false, p.bytes());
+    }
+
     public TorchCheckpointWriter storage(String key, StorageData data) {
         storages.put(key, data);
         return this;

@@ -9,6 +9,7 @@ import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.model.addon.Loras;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

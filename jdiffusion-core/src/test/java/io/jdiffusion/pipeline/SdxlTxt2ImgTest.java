@@ -1,9 +1,9 @@
 package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.Samplers;
@@ -11,6 +11,7 @@ import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import io.jdiffusion.testing.SdxlOriginalLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -42,7 +43,6 @@ class SdxlTxt2ImgTest {
     void singleFileGivesTheFoldersImageAndTheReference() {
         JsonNode c = sdxlCase();
         Path folder = Fixtures.require("tiny-sdxl");
-        Png.Image expected = Png.read(Fixtures.require(c.get("image").asText()));
         Path file = dir.resolve("tiny-sdxl.safetensors");
         SdxlOriginalLayout.write(folder, file);
 
@@ -50,24 +50,7 @@ class SdxlTxt2ImgTest {
         GeneratedImage fromFile = Txt2Img.run(request(c, file), StepListener.NONE).getFirst();
 
         assertThat(fromFile.rgb()).as("single file == folder").isEqualTo(fromFolder.rgb());
-        assertWithinTolerance(fromFile, expected);
-    }
-
-    /** mean |Δ| ≤ 0.5 and max |Δ| ≤ 4 levels, the fixtures' image tolerance. */
-    static void assertWithinTolerance(GeneratedImage image, Png.Image expected) {
-        assertThat(image.width()).isEqualTo(expected.width());
-        assertThat(image.height()).isEqualTo(expected.height());
-        long sum = 0;
-        int max = 0;
-        for (int i = 0; i < image.rgb().length; i++) {
-            int d = Math.abs((image.rgb()[i] & 0xff) - (expected.rgb()[i] & 0xff));
-            sum += d;
-            max = Math.max(max, d);
-        }
-        double mean = (double) sum / image.rgb().length;
-        System.out.printf("SDXL vs reference: mean |Δ| %.4f, max |Δ| %d levels%n", mean, max);
-        assertThat(mean).as("mean |Δ| in levels").isLessThanOrEqualTo(0.5);
-        assertThat(max).as("max |Δ| in levels").isLessThanOrEqualTo(4);
+        ImageDelta.between(fromFile, Fixtures.require(c.get("image").asText())).assertWithinTolerance("SDXL vs reference");
     }
 
     @Test
@@ -75,8 +58,8 @@ class SdxlTxt2ImgTest {
         StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sdxl"));
         assertThat(model.forceZerosForEmptyPrompt()).isTrue();
         SdxlConditioning zeroing = new SdxlConditioning(model);
-        SdxlConditioning.Encoded zeros = zeroing.encodeNegative("");
-        SdxlConditioning.Encoded prompt = zeroing.encode("a horse");
+        PromptEmbedding zeros = zeroing.encodeNegative("");
+        PromptEmbedding prompt = zeroing.encode("a horse");
         assertThat(zeros.context().shape).isEqualTo(prompt.context().shape);
         assertThat(zeros.pooled().shape).isEqualTo(prompt.pooled().shape);
         assertThat(allZero(zeros.context())).isTrue();
@@ -84,7 +67,7 @@ class SdxlTxt2ImgTest {
 
         StableDiffusionModel encoding = new StableDiffusionModel(model.source(), model.layout(), model.family(), model.textEncoder(),
                 model.unetConfig(), model.unet(), model.vaeConfig(), model.vae(), model.scheduler(), model.textEncoder2(), false);
-        SdxlConditioning.Encoded empty = new SdxlConditioning(encoding).encodeNegative("");
+        PromptEmbedding empty = new SdxlConditioning(encoding).encodeNegative("");
         assertThat(allZero(empty.context())).isFalse();
         assertThat(empty.context().data).containsExactly(zeroing.encode("").context().data);
         // a non-empty negative prompt is always encoded
@@ -94,7 +77,7 @@ class SdxlTxt2ImgTest {
     @Test
     void contextJoinsBothEncodersPenultimateStates() {
         StableDiffusionModel model = ModelLoader.load(Fixtures.require("tiny-sdxl"));
-        SdxlConditioning.Encoded e = new SdxlConditioning(model).encode("an astronaut");
+        PromptEmbedding e = new SdxlConditioning(model).encode("an astronaut");
         int c1 = model.textEncoder().config().hiddenSize(), c2 = model.textEncoder2().config().hiddenSize();
         assertThat(e.context().shape).containsExactly(1, 77, c1 + c2);
         assertThat(c1 + c2).isEqualTo(model.unetConfig().crossAttentionDim());
@@ -145,7 +128,9 @@ class SdxlTxt2ImgTest {
         assertThat(sampler.timesteps()).containsExactly(model.scheduler().intOr("num_train_timesteps", 0) - 1);
 
         LoadedModel loaded = new LoadedModel(model);
-        NoisePredictor unguided = loaded.guidedSdxl(c.get("prompt").asText(), "", 0.0, SizeConditioning.forImage(64, 64), 1);
+        Txt2ImgRequest turbo = new Txt2ImgRequest(file, turboConfig, c.get("prompt").asText(), "", "euler_a", 1, 0.0,
+                c.get("seed").asLong(), 64, 64, 1, 1, null, false);
+        NoisePredictor unguided = Generation.Conditioning.of(loaded, turbo).predictor(loaded);
         int[] calls = {0};
         NoisePredictor counting = (x, t) -> {
             calls[0]++;
@@ -155,8 +140,6 @@ class SdxlTxt2ImgTest {
         assertThat(calls[0]).isEqualTo(1);
         for (float v : out.data) assertThat(Float.isFinite(v)).isTrue();
 
-        Txt2ImgRequest turbo = new Txt2ImgRequest(file, turboConfig, c.get("prompt").asText(), "", "euler_a", 1, 0.0,
-                c.get("seed").asLong(), 64, 64, 1, 1, null, false);
         Txt2ImgRequest turboFolder = new Txt2ImgRequest(folder, turboConfig, c.get("prompt").asText(), "blurry", "euler_a", 1, 0.0,
                 c.get("seed").asLong(), 64, 64, 1, 1, null, false);
         assertThat(Txt2Img.run(turbo, StepListener.NONE).getFirst().rgb())
@@ -172,12 +155,12 @@ class SdxlTxt2ImgTest {
 
     private static Txt2ImgRequest withCfgAndNegative(Txt2ImgRequest r, double cfg, String negative) {
         return new Txt2ImgRequest(r.model(), r.configDir(), r.prompt(), negative, r.sampler(), r.steps(), cfg, r.seed(),
-                r.width(), r.height(), r.batchSize(), r.clipSkip(), r.predictionType(), r.watermark(), r.sizeConditioning());
+                r.width(), r.height(), r.batchSize(), r.clipSkip(), r.predictionType(), r.watermark(), r.sizeConditioning(), r.embeddings());
     }
 
     private static Txt2ImgRequest withSizes(Txt2ImgRequest r, SizeConditioning sizes) {
         return new Txt2ImgRequest(r.model(), r.configDir(), r.prompt(), r.negativePrompt(), r.sampler(), r.steps(), r.cfgScale(),
-                r.seed(), r.width(), r.height(), r.batchSize(), r.clipSkip(), r.predictionType(), r.watermark(), sizes);
+                r.seed(), r.width(), r.height(), r.batchSize(), r.clipSkip(), r.predictionType(), r.watermark(), sizes, r.embeddings());
     }
 
     private static boolean allZero(Tensor t) {

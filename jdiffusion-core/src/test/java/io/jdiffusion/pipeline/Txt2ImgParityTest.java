@@ -1,11 +1,11 @@
 package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
@@ -14,8 +14,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every txt2img case of the fixtures, from the diffusers folder and from the single original-layout
@@ -57,18 +55,6 @@ class Txt2ImgParityTest {
                 c.get("height").asInt(), 1, 1, prediction, false);
         GeneratedImage image = Txt2Img.run(loaded, request, StepListener.NONE).getFirst();
 
-        Png.Image expected = Png.read(expectedPng);
-        assertThat(image.width()).isEqualTo(expected.width());
-        assertThat(image.height()).isEqualTo(expected.height());
-        long sum = 0;
-        int max = 0;
-        for (int i = 0; i < image.rgb().length; i++) {
-            int d = Math.abs((image.rgb()[i] & 0xff) - (expected.rgb()[i] & 0xff));
-            sum += d;
-            max = Math.max(max, d);
-        }
-        double mean = (double) sum / image.rgb().length;
-        assertThat(mean).as("mean |Δ| in levels").isLessThanOrEqualTo(0.5);
-        assertThat(max).as("max |Δ| in levels").isLessThanOrEqualTo(4);
+        ImageDelta.between(image, expectedPng).assertWithinTolerance(c.get("id").asText() + " / " + modelPath);
     }
 }

@@ -138,25 +138,40 @@ public final class ClipTextEncoder {
      * after that one are not run.
      */
     public Tensor encode(int[][] ids, int clipSkip) {
-        int skip = Math.max(1, clipSkip);
-        if (skip > layers.length) {
-            throw new JDiffusionException("clip skip " + clipSkip + ": the text encoder has only " + layers.length
-                    + " layers (use 1.." + layers.length + ")");
-        }
+        int skip = checkClipSkip(clipSkip);
         return finalNorm(runLayers(embed(ids), 0, layers.length - skip + 1));
+    }
+
+    /**
+     * As {@link #forward(int[][])} from token embeddings [B, T, hidden] (rows of the token table, some
+     * possibly replaced, as textual-inversion embeddings do); {@code ids} only locate each sequence's end
+     * token for the pooled output.
+     */
+    public Output forward(Tensor tokenEmbeddings, int[][] ids) {
+        Tensor x = runLayers(withPositions(tokenEmbeddings), 0, layers.length - 1);
+        Tensor penultimate = x;
+        Tensor last = finalNorm(runLayers(x, layers.length - 1, layers.length));
+        return new Output(last, penultimate, pool(last, ids));
+    }
+
+    /** As {@link #encode(int[][], int)} from token embeddings [B, T, hidden]. */
+    public Tensor encode(Tensor tokenEmbeddings, int clipSkip) {
+        int skip = checkClipSkip(clipSkip);
+        return finalNorm(runLayers(withPositions(tokenEmbeddings), 0, layers.length - skip + 1));
     }
 
     /** Token embedding rows (read straight from the stored table) plus position embeddings: [B, T, hidden]. */
     private Tensor embed(int[][] ids) {
+        return withPositions(tokenEmbeddings(ids));
+    }
+
+    /** The token table's rows for the ids, without position embeddings: [B, T, hidden]. */
+    public Tensor tokenEmbeddings(int[][] ids) {
         int batch = ids.length;
         if (batch == 0) throw new JDiffusionException("text encoder: no token sequences given");
         int tokens = ids[0].length;
-        if (tokens == 0 || tokens > maxLength()) {
-            throw new JDiffusionException("text encoder: " + tokens + " tokens per sequence, expected 1.." + maxLength());
-        }
+        checkLength(tokens);
         int vocab = tokenEmbedding.dim(0);
-        float[] positions = new float[tokens * hidden];
-        positionEmbedding.read(0, positions, 0, positions.length);
         float[] out = new float[batch * tokens * hidden];
         for (int b = 0; b < batch; b++) {
             if (ids[b].length != tokens) {
@@ -169,12 +184,41 @@ public final class ClipTextEncoder {
                     throw new JDiffusionException("text encoder: token id " + id + " is outside the embedding table (0.."
                             + (vocab - 1) + ")");
                 }
-                int off = (b * tokens + t) * hidden;
-                tokenEmbedding.read((long) id * hidden, out, off, hidden);
-                for (int c = 0; c < hidden; c++) out[off + c] += positions[t * hidden + c];
+                tokenEmbedding.read((long) id * hidden, out, (b * tokens + t) * hidden, hidden);
             }
         }
         return new Tensor(out, batch, tokens, hidden);
+    }
+
+    /** Token embeddings plus position embeddings, a new tensor. */
+    private Tensor withPositions(Tensor tokenEmbeddings) {
+        if (tokenEmbeddings.rank() != 3 || tokenEmbeddings.dim(2) != hidden) {
+            throw new IllegalArgumentException("token embeddings " + tokenEmbeddings + ", expected [B, T, " + hidden + "]");
+        }
+        int batch = tokenEmbeddings.dim(0), tokens = tokenEmbeddings.dim(1);
+        checkLength(tokens);
+        float[] positions = new float[tokens * hidden];
+        positionEmbedding.read(0, positions, 0, positions.length);
+        float[] out = tokenEmbeddings.data.clone();
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < positions.length; i++) out[b * positions.length + i] += positions[i];
+        }
+        return new Tensor(out, batch, tokens, hidden);
+    }
+
+    private void checkLength(int tokens) {
+        if (tokens == 0 || tokens > maxLength()) {
+            throw new JDiffusionException("text encoder: " + tokens + " tokens per sequence, expected 1.." + maxLength());
+        }
+    }
+
+    private int checkClipSkip(int clipSkip) {
+        int skip = Math.max(1, clipSkip);
+        if (skip > layers.length) {
+            throw new JDiffusionException("clip skip " + clipSkip + ": the text encoder has only " + layers.length
+                    + " layers (use 1.." + layers.length + ")");
+        }
+        return skip;
     }
 
     /** Layers [from, to) applied to x; x itself is left unchanged. */

@@ -44,15 +44,8 @@ class TextualInversionTest {
 
     @Test
     void a1111PtLayoutThroughTheUnpickler() throws IOException {
-        // {'string_to_token': {'*': 265}, 'string_to_param': {'*': tensor}, 'name': 'toy'}
-        TorchCheckpointWriter w = vectorsWriter();
-        Emitter p = new Emitter().op(0x80).op(2).op('}').op('(');
-        p.unicode("string_to_token").op('}').unicode("*").integer(265).op('s');
-        p.unicode("string_to_param").op('}').unicode("*");
-        w.tensor(p, "*", false);
-        p.op('s').unicode("name").unicode("toy").op('u').op('.');
         Path file = dir.resolve("toy.pt");
-        w.writeZip(file, "toy", false, p.bytes());
+        TorchCheckpointWriter.writeA1111Embedding(file, "toy", fixtureVectors());
 
         TextualInversion ti = TextualInversion.read(file);
         assertThat(ti.name()).isEqualTo("toy");

@@ -1,0 +1,329 @@
+package io.jdiffusion.cli;
+
+import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.io.Png;
+import io.jdiffusion.model.addon.ExtraNetworks;
+import io.jdiffusion.model.addon.LoraSpec;
+import io.jdiffusion.model.addon.ModelAddons;
+import io.jdiffusion.model.addon.ModelsDir;
+import io.jdiffusion.pipeline.GeneratedImage;
+import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.SizeConditioning;
+import io.jdiffusion.pipeline.Txt2ImgRequest;
+import io.jdiffusion.prompt.EmbeddingFile;
+import io.jdiffusion.prompt.Embeddings;
+import io.jdiffusion.sampling.SamplerId;
+import io.jdiffusion.sampling.StepListener;
+import io.jdiffusion.tensor.Parallel;
+import io.jdiffusion.watermark.OutputWatermark;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+import java.util.random.RandomGenerator;
+
+/**
+ * The flags every generating command shares (model, prompts, sampler, seed, batch, embeddings, LoRAs, VAE,
+ * models folder, SDXL size conditioning, watermark, output, ...), and the steps around the pipeline they
+ * share: checking the flags, the progress bar, writing the PNGs.
+ */
+final class GenerationOptions {
+
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "A checkpoint file (.safetensors, .ckpt) or a diffusers model folder; with --models-dir also a checkpoint's name.")
+    Path model;
+
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
+    String prompt;
+
+    @Option(names = "--negative-prompt", paramLabel = "TEXT", defaultValue = "",
+            description = "What to steer away from (default: none).")
+    String negativePrompt;
+
+    @Option(names = "--sampler", paramLabel = "ID", defaultValue = "euler_a", completionCandidates = SamplerIds.class,
+            description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    String sampler;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "20", description = "Sampling steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--cfg-scale", paramLabel = "F", defaultValue = "7.5",
+            description = "Classifier-free guidance scale (default: ${DEFAULT-VALUE}).")
+    double cfgScale;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "-1",
+            description = "0..18446744073709551615, or -1 for a random seed, printed on stderr (default: ${DEFAULT-VALUE}).")
+    String seed;
+
+    @Option(names = "--batch-size", paramLabel = "B", defaultValue = "1",
+            description = "Images to generate in one run, 1..64 (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--clip-skip", paramLabel = "K", defaultValue = "1",
+            description = "Text encoder layers to skip from the end, as A1111's \"Clip skip\" (default: ${DEFAULT-VALUE} = none).")
+    int clipSkip;
+
+    @Option(names = "--prediction-type", paramLabel = "TYPE",
+            description = "epsilon or v_prediction, overriding the model's (SD 2.x 768-v models need v_prediction).")
+    String predictionType;
+
+    @Option(names = "--embedding", paramLabel = "TOKEN=FILE",
+            description = "A textual-inversion embedding (.pt, .bin or .safetensors) that TOKEN in the prompts calls; repeatable.")
+    List<String> embeddingSpecs = new ArrayList<>();
+
+    @Option(names = "--embeddings-dir", paramLabel = "DIR",
+            description = "Every embedding (.pt, .bin, .safetensors) in DIR, called by its file name without the extension.")
+    Path embeddingsDir;
+
+    @Option(names = "--config", paramLabel = "DIR",
+            description = "A diffusers-style config folder for a single-file checkpoint.")
+    Path configDir;
+
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]",
+            description = "A LoRA to merge in, with its weight (default 1); repeatable. With --models-dir also a name from models/Lora. "
+                    + "<lora:NAME:WEIGHT> in the prompt does the same.")
+    List<String> loras = new ArrayList<>();
+
+    @Option(names = "--vae", paramLabel = "FILE", description = "Another VAE: a file (original or diffusers layout) or a diffusers vae folder; "
+            + "with --models-dir also a name from models/VAE.")
+    Path vae;
+
+    @Option(names = "--models-dir", paramLabel = "DIR",
+            description = "An AUTOMATIC1111 folder (models/Stable-diffusion, models/Lora, models/VAE, ...) to find models by name.")
+    Path modelsDir;
+
+    @Option(names = "--original-size", paramLabel = "W,H",
+            description = "SDXL: the size the model is told the source image had (default: the image size).")
+    String originalSize;
+
+    @Option(names = "--crop-top-left", paramLabel = "X,Y",
+            description = "SDXL: the crop offset the model is told of (default: 0,0).")
+    String cropTopLeft;
+
+    @Option(names = "--target-size", paramLabel = "W,H",
+            description = "SDXL: the size the model is told the result should have (default: the image size).")
+    String targetSize;
+
+    @Option(names = "--no-watermark",
+            description = "Do not add the invisible watermark (by default images of 256x256 pixels in area or more get it).")
+    boolean noWatermark;
+
+    @Option(names = "--output", paramLabel = "FILE",
+            description = "The PNG to write; with --batch-size > 1, FILE-1.png, FILE-2.png, ... Its folder must exist.")
+    Path output;
+
+    @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    private Long resolvedSeed;
+    private List<EmbeddingFile> embeddings;
+    private ExtraNetworks tags;
+    private ModelAddons addons;
+
+    /**
+     * Checks what needs no model: sampler, model path (found by name with --models-dir), config folder,
+     * threads, embeddings, LoRAs, VAE and the prompt's {@code <lora:...>}/{@code <hypernet:...>} tags.
+     */
+    void check() {
+        SamplerId.parse(sampler);
+        ModelsDir models = modelsDir == null ? null : ModelsDir.open(modelsDir);
+        if (models != null && !Files.exists(model)) model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
+        if (!Files.exists(model)) throw new JDiffusionException("--model: " + model + ": no such file or directory");
+        if (!Files.isReadable(model)) throw new JDiffusionException("--model: " + model + ": not readable");
+        tags = ExtraNetworks.extract(prompt);
+        addons = addons(models, tags);
+        if (configDir != null && !Files.isDirectory(configDir)) {
+            throw new JDiffusionException("--config: " + configDir + ": no such directory");
+        }
+        if (threads != null && threads < 1) throw new JDiffusionException("--threads: " + threads + " must be at least 1");
+        embeddings = new ArrayList<>();
+        if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
+        for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
+        Embeddings.load(embeddings); // unreadable files fail before the model loads
+    }
+
+    /** What goes on the model: --lora, --vae and the prompt's tags (after {@link #check()}). */
+    ModelAddons addons() {
+        return addons;
+    }
+
+    boolean randomSeed() {
+        return seed.strip().equals("-1");
+    }
+
+    /** The request these flags describe, at this size (after {@link #check()}); the SDXL size flags default to it. */
+    Txt2ImgRequest request(int width, int height) {
+        return request(width, height, sizeConditioning(width, height));
+    }
+
+    /**
+     * The request of a command that starts from a picture, whose output size the pipeline decides:
+     * {@code build} makes the command's request from the parameters at this size (0 = from the picture), and
+     * the SDXL size flags default to the size {@code resolvedParams} arrives at.
+     */
+    <R> R request(int width, int height, Function<Txt2ImgRequest, R> build, Function<R, Txt2ImgRequest> resolvedParams) {
+        R draft = build.apply(request(width, height, null));
+        if (!sizeFlagsGiven()) return draft;
+        Txt2ImgRequest resolved = resolvedParams.apply(draft);
+        return build.apply(request(resolved.width(), resolved.height()));
+    }
+
+    private Txt2ImgRequest request(int width, int height, SizeConditioning sizes) {
+        if (resolvedSeed == null) resolvedSeed = randomSeed() ? randomSeedValue() : parseSeed(seed);
+        return new Txt2ImgRequest(model, configDir, tags == null ? prompt : tags.prompt(), negativePrompt, sampler, steps,
+                cfgScale, resolvedSeed, width, height, batchSize, clipSkip, predictionType, !noWatermark, sizes,
+                embeddings == null ? List.of() : embeddings);
+    }
+
+    /** The SDXL size flags, each defaulting as diffusers does; null when none is given (the request's defaults). */
+    private SizeConditioning sizeConditioning(int width, int height) {
+        if (!sizeFlagsGiven()) return null;
+        int[] original = originalSize == null ? new int[]{width, height} : pair("--original-size", originalSize);
+        int[] crop = cropTopLeft == null ? new int[]{0, 0} : pair("--crop-top-left", cropTopLeft);
+        int[] target = targetSize == null ? new int[]{width, height} : pair("--target-size", targetSize);
+        return new SizeConditioning(original[0], original[1], crop[0], crop[1], target[0], target[1]);
+    }
+
+    private boolean sizeFlagsGiven() {
+        return originalSize != null || cropTopLeft != null || targetSize != null;
+    }
+
+    /** "A,B" (or "AxB") → {A, B}. */
+    static int[] pair(String flag, String text) {
+        String[] parts = text.strip().split("\\s*[,xX]\\s*");
+        try {
+            if (parts.length == 2) return new int[]{Integer.parseInt(parts[0]), Integer.parseInt(parts[1])};
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new JDiffusionException(flag + ": '" + text + "' is not two whole numbers like 1024,1024");
+    }
+
+    /** --lora and --vae, and the prompt's <lora:NAME:WEIGHT> and <hypernet:NAME:STRENGTH> tags found in the models folder. */
+    private ModelAddons addons(ModelsDir models, ExtraNetworks tags) {
+        List<LoraSpec> specs = new ArrayList<>();
+        for (String arg : loras) {
+            LoraSpec spec = LoraSpec.parse(arg);
+            if (models != null && !Files.exists(spec.file())) {
+                spec = new LoraSpec(models.find(ModelsDir.Kind.LORA, spec.file().toString()), spec.textEncoderWeight(), spec.unetWeight());
+            }
+            if (!Files.isRegularFile(spec.file())) throw new JDiffusionException("--lora: " + spec.file() + ": no such file");
+            specs.add(spec);
+        }
+        for (ExtraNetworks.LoraTag tag : tags.loras()) {
+            if (models == null) throw new JDiffusionException("prompt: <lora:" + tag.name() + ":...> needs --models-dir to find the LoRA");
+            specs.add(new LoraSpec(models.find(ModelsDir.Kind.LORA, tag.name()), tag.textEncoderWeight(), tag.unetWeight()));
+        }
+        List<ModelAddons.HypernetworkSpec> hypernetworks = new ArrayList<>();
+        for (ExtraNetworks.HypernetTag tag : tags.hypernets()) {
+            if (models == null) throw new JDiffusionException("prompt: <hypernet:" + tag.name() + ":...> needs --models-dir to find the hypernetwork");
+            hypernetworks.add(new ModelAddons.HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
+        }
+        Path vaePath = vae;
+        if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());
+        if (vaePath != null && !Files.exists(vaePath)) throw new JDiffusionException("--vae: " + vaePath + ": no such file or directory");
+        return new ModelAddons(specs, vaePath, hypernetworks);
+    }
+
+    /**
+     * Runs a validated job and writes its images: checks the output place first, shows progress on stderr,
+     * prints each written file on stdout and, for a random seed, the seed on stderr.
+     *
+     * @param command the default output folder's name under {@code outputs/}
+     */
+    int generate(PrintWriter out, PrintWriter err, Path workDir, String command, Txt2ImgRequest request,
+                 Function<StepListener, List<GeneratedImage>> pipeline) {
+        Path outputFolder = output != null ? checkOutputFile(output)
+                : checkCreatable(workDir.resolve("outputs").resolve(command));
+        if (threads != null) Parallel.setThreads(threads);
+        List<GeneratedImage> images;
+        try (ProgressBar progress = ProgressBar.forStderr(err)) {
+            images = pipeline.apply(progress);
+        }
+        for (Path written : write(request, images, outputFolder)) out.println(written);
+        // told once the images exist, so a failed run still prints exactly one error line
+        if (randomSeed()) err.println("seed: " + Long.toUnsignedString(request.seed()));
+        String watermarkNote = OutputWatermark.skippedNote(request.watermark(), request.width(), request.height());
+        if (watermarkNote != null) err.println("note: " + watermarkNote);
+        return 0;
+    }
+
+    private List<Path> write(Txt2ImgRequest request, List<GeneratedImage> images, Path outputFolder) {
+        if (output == null) createFolder(outputFolder); // only now, so a failed run leaves no empty folders
+        List<Path> written = new ArrayList<>();
+        for (int i = 0; i < images.size(); i++) {
+            GeneratedImage img = images.get(i);
+            Path file = output == null
+                    ? OutputFiles.nextNumbered(outputFolder, img.seed())
+                    : images.size() == 1 ? output : OutputFiles.withIndex(output, i + 1);
+            String infotext = img.infotext() != null ? img.infotext()
+                    : Infotext.forTxt2Img(request, img.seed(), null, Infotext.modelName(request.model())).format();
+            Png.write(file, img.width(), img.height(), img.rgb(), Map.of("parameters", infotext));
+            written.add(file);
+        }
+        return written;
+    }
+
+    /** -1 is handled by the caller; otherwise any unsigned 64-bit number, as torch's manual_seed takes. */
+    static long parseSeed(String text) {
+        try {
+            return Long.parseUnsignedLong(text.strip());
+        } catch (NumberFormatException e) {
+            throw new JDiffusionException("--seed: '" + text + "' is not -1 (random) or a number in 0..18446744073709551615");
+        }
+    }
+
+    /** A random seed below 2^32, so it can be typed into A1111 too. */
+    private static long randomSeedValue() {
+        return RandomGenerator.getDefault().nextLong(1L << 32);
+    }
+
+    /** The folder --output writes into, which must already exist. */
+    private static Path checkOutputFile(Path file) {
+        if (!file.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+            throw new JDiffusionException("--output: " + file + ": only PNG is written; use a name ending in .png");
+        }
+        if (Files.isDirectory(file)) throw new JDiffusionException("--output: " + file + " is a directory");
+        Path folder = file.toAbsolutePath().getParent();
+        if (folder == null || !Files.isDirectory(folder)) {
+            throw new JDiffusionException("--output: " + file + ": the folder " + folder + " does not exist");
+        }
+        if (!Files.isWritable(folder)) throw new JDiffusionException("--output: " + file + ": the folder " + folder + " is not writable");
+        return folder;
+    }
+
+    /** The default output folder: it need not exist yet, but the nearest folder that does must be writable. */
+    private static Path checkCreatable(Path folder) {
+        Path existing = folder.toAbsolutePath();
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new JDiffusionException(folder + ": cannot create the output folder here (" + existing
+                    + " is not a writable folder); use --output FILE");
+        }
+        return folder;
+    }
+
+    private static void createFolder(Path folder) {
+        try {
+            Files.createDirectories(folder);
+        } catch (IOException e) {
+            throw new JDiffusionException(folder + ": cannot create the output folder (" + e.getMessage() + ")");
+        }
+    }
+
+    /** The sampler ids, for --help and shell completion. */
+    static final class SamplerIds implements Iterable<String> {
+        @Override
+        public Iterator<String> iterator() {
+            return java.util.Arrays.stream(SamplerId.values()).map(s -> s.id).iterator();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package io.jdiffusion.pipeline;
+
+import io.jdiffusion.tensor.Tensor;
+
+/** One-channel 8-bit masks (255 = repaint): blurring, and pasting the original back through them. */
+final class Masks {
+    private Masks() {
+    }
+
+    static byte[] invert(byte[] mask) {
+        byte[] out = new byte[mask.length];
+        for (int i = 0; i < out.length; i++) out[i] = (byte) (255 - (mask[i] & 0xff));
+        return out;
+    }
+
+    /**
+     * [1, 1, H, W] of 0 and 1 as diffusers' mask processor makes it: each value / 255 in float32, then
+     * below 0.5 → 0, else 1.
+     */
+    static Tensor binary(byte[] mask, int width, int height) {
+        float[] out = new float[mask.length];
+        for (int i = 0; i < out.length; i++) out[i] = (mask[i] & 0xff) / 255f < 0.5f ? 0f : 1f;
+        return new Tensor(out, 1, 1, height, width);
+    }
+
+    /**
+     * A Gaussian blur as A1111 applies its "Mask blur" (OpenCV's GaussianBlur): standard deviation
+     * {@code sigma} pixels, kernel 2·⌊2.5·sigma + 0.5⌋ + 1 wide, rows then columns, edges mirrored
+     * without repeating the edge pixel; rounded to 8 bits.
+     */
+    static byte[] blur(byte[] mask, int width, int height, int sigma) {
+        if (sigma <= 0) return mask.clone();
+        int radius = (int) (2.5 * sigma + 0.5);
+        double[] kernel = new double[2 * radius + 1];
+        double total = 0;
+        for (int i = -radius; i <= radius; i++) {
+            kernel[i + radius] = Math.exp(-(double) i * i / (2.0 * sigma * sigma));
+            total += kernel[i + radius];
+        }
+        for (int i = 0; i < kernel.length; i++) kernel[i] /= total;
+        double[] rows = new double[mask.length];
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                double s = 0;
+                for (int k = -radius; k <= radius; k++) s += kernel[k + radius] * (mask[y * width + mirror(x + k, width)] & 0xff);
+                rows[y * width + x] = s;
+            }
+        }
+        byte[] out = new byte[mask.length];
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                double s = 0;
+                for (int k = -radius; k <= radius; k++) s += kernel[k + radius] * rows[mirror(y + k, height) * width + x];
+                out[y * width + x] = (byte) Math.clamp(Math.round(s), 0, 255);
+            }
+        }
+        return out;
+    }
+
+    /** Index i reflected into [0, n) as OpenCV's BORDER_REFLECT_101 does (…2 1 | 0 1 2 … n-1 | n-2 …). */
+    private static int mirror(int i, int n) {
+        if (n == 1) return 0;
+        while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+        return i;
+    }
+
+    /**
+     * How much of the generated image shows at each pixel when the original is pasted back: A1111 doubles
+     * the blurred mask and clips it, so everything the sharp mask repaints (≥ 128) shows fully and the
+     * feathering lies outside it.
+     */
+    static float[] overlayAlpha(byte[] blurredMask) {
+        float[] a = new float[blurredMask.length];
+        for (int i = 0; i < a.length; i++) a[i] = Math.min(255, 2 * (blurredMask[i] & 0xff)) / 255f;
+        return a;
+    }
+
+    /** generated·alpha + original·(1 − alpha), per pixel, rounded; alpha 0 keeps the original exactly. */
+    static byte[] overlay(byte[] original, byte[] generated, float[] alpha) {
+        byte[] out = new byte[generated.length];
+        for (int p = 0; p < alpha.length; p++) {
+            float a = alpha[p];
+            for (int c = 0; c < 3; c++) {
+                int i = 3 * p + c;
+                int o = original[i] & 0xff, g = generated[i] & 0xff;
+                out[i] = (byte) (a == 0f ? o : a == 1f ? g : Math.round(o + (g - o) * a));
+            }
+        }
+        return out;
+    }
+}
