@@ -14,12 +14,12 @@ final class InitImageOptions {
     Path initImage;
 
     @Option(names = "--width", paramLabel = "W",
-            description = "Output width, a multiple of 8 in 64..4096 (default: the init image's, rounded down to a multiple of 8; "
+            description = "Output width, a multiple of 8 in 8..4096 (default: the init image's, rounded down to a multiple of 8; "
                     + "with only --height, from the init image's aspect ratio).")
     Integer width;
 
     @Option(names = "--height", paramLabel = "H",
-            description = "Output height, a multiple of 8 in 64..4096 (default: as for --width).")
+            description = "Output height, a multiple of 8 in 8..4096 (default: as for --width).")
     Integer height;
 
     @Option(names = "--resize-mode", paramLabel = "MODE", defaultValue = "resize",

@@ -31,11 +31,11 @@ final class Txt2ImgCommand implements Callable<Integer> {
     GenerationOptions options;
 
     @Option(names = "--width", paramLabel = "W", defaultValue = "512",
-            description = "Image width, a multiple of 8 in 64..4096 (default: ${DEFAULT-VALUE}).")
+            description = "Image width, a multiple of 8 in 8..4096 (default: ${DEFAULT-VALUE}).")
     int width;
 
     @Option(names = "--height", paramLabel = "H", defaultValue = "512",
-            description = "Image height, a multiple of 8 in 64..4096 (default: ${DEFAULT-VALUE}).")
+            description = "Image height, a multiple of 8 in 8..4096 (default: ${DEFAULT-VALUE}).")
     int height;
 
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */

@@ -64,7 +64,7 @@ class ValidationTest {
                 Arguments.of(TXT2IMG, "{\"steps\": 2.5}", 422, "steps"),
                 Arguments.of(TXT2IMG, "{\"steps\": 99999999999999999999999}", 422, "steps"),
                 Arguments.of(TXT2IMG, "{\"width\": 100}", 422, "width"),
-                Arguments.of(TXT2IMG, "{\"height\": 32}", 422, "height"),
+                Arguments.of(TXT2IMG, "{\"height\": 0}", 422, "height"),
                 Arguments.of(TXT2IMG, "{\"width\": 4096, \"height\": 4096}", 422, "width"),
                 Arguments.of(TXT2IMG, "{\"cfg_scale\": \"high\"}", 422, "cfg_scale"),
                 Arguments.of(TXT2IMG, "{\"cfg_scale\": -1}", 422, "cfg_scale"),
