@@ -112,10 +112,12 @@ final class HubClient {
             HttpResponse<InputStream> response = send(builder, repo, path);
             if (!isRedirect(response.statusCode())) return response;
             response.body().close();
-            URI next = current.resolve(response.headers().firstValue("Location")
-                    .orElseThrow(() -> new JDiffusionException(repo + ": " + path + ": a redirect without a Location")));
-            // a HEAD stops at the first jump off the Hub (the CDN holds no metadata); a repository rename stays on it
-            if (stopAtCdn && !sameHost(next, settings.endpoint())) return response;
+            String location = response.headers().firstValue("Location")
+                    .orElseThrow(() -> new JDiffusionException(repo + ": " + path + ": a redirect without a Location"));
+            // a HEAD follows only relative redirects (a renamed repository); an absolute one goes to the CDN,
+            // which has none of the Hub's metadata headers
+            if (stopAtCdn && URI.create(location).getHost() != null) return response;
+            URI next = current.resolve(location);
             builder = copyTo(builder, next);
             current = next;
         }
@@ -127,7 +129,6 @@ final class HubClient {
         HttpRequest.Builder b = HttpRequest.newBuilder(next).method(old.method(), HttpRequest.BodyPublishers.noBody());
         old.timeout().ifPresent(b::timeout);
         old.headers().map().forEach((name, values) -> {
-            // the token is for the Hub only: a CDN gets a signed URL instead
             if (name.equalsIgnoreCase("Authorization") && !sameHost(next, settings.endpoint())) return;
             values.forEach(v -> b.header(name, v));
         });
@@ -173,7 +174,8 @@ final class HubClient {
 
     private HttpRequest.Builder request(URI uri) {
         HttpRequest.Builder b = HttpRequest.newBuilder(uri).header("User-Agent", "jdiffusion");
-        if (settings.token() != null) b.header("Authorization", "Bearer " + settings.token());
+        // the token is for the Hub only: a CDN gets a signed URL instead
+        if (settings.token() != null && sameHost(uri, settings.endpoint())) b.header("Authorization", "Bearer " + settings.token());
         return b;
     }
 
