@@ -1,6 +1,8 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.hub.HubSettings;
+import io.jdiffusion.hub.ModelSource;
 import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.LoraSpec;
 import io.jdiffusion.model.addon.ModelAddons;
@@ -29,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.random.RandomGenerator;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 
 /** {@code jdiffusion txt2img}: a prompt in, PNG files (with A1111 infotext) out. */
 @Command(name = "txt2img",
@@ -42,8 +45,10 @@ final class Txt2ImgCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A checkpoint file (.safetensors, .ckpt) or a diffusers model folder; with --models-dir also a checkpoint's name.")
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "A checkpoint file (.safetensors, .ckpt), a diffusers model folder, or a Hugging Face repository owner/name[@revision] "
+                    + "(downloaded into the Hugging Face cache); with --models-dir also a checkpoint's name. "
+                    + "Default: " + ModelSource.DEFAULT_MODEL + " with 1 step, cfg 0 unless given.")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -154,6 +159,8 @@ final class Txt2ImgCommand implements Callable<Integer> {
 
     private final Path workDir;
     private final Pipeline pipeline;
+    /** Where Hub models come from; tests point it at a stand-in. */
+    Supplier<HubSettings> hubSettings = HubSettings::fromEnvironment;
 
     Txt2ImgCommand(Path workDir, Pipeline pipeline) {
         this.workDir = workDir;
@@ -168,7 +175,12 @@ final class Txt2ImgCommand implements Callable<Integer> {
         // everything the user gave is checked before any work starts
         checkSampler(sampler);
         ModelsDir models = modelsDir == null ? null : ModelsDir.open(modelsDir);
-        if (models != null && !Files.exists(model)) model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
+        if (model == null) useTurboRecipeUnlessGiven();
+        if (models != null && model != null && !Files.exists(model) && !ModelSource.isHubId(model.toString())) {
+            model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
+        } else {
+            model = ModelSource.resolve(model == null ? null : model.toString(), hubSettings.get(), err);
+        }
         checkModelPath(model);
         ExtraNetworks tags = ExtraNetworks.extract(prompt);
         ModelAddons addons = addons(models, tags);
@@ -257,6 +269,13 @@ final class Txt2ImgCommand implements Callable<Integer> {
         if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());
         if (vaePath != null && !Files.exists(vaePath)) throw new JDiffusionException("--vae: " + vaePath + ": no such file or directory");
         return new ModelAddons(specs, vaePath, hypernetworks);
+    }
+
+    /** The default model is SD-Turbo: one step without guidance, as its model card prescribes, unless the user said otherwise. */
+    private void useTurboRecipeUnlessGiven() {
+        var parsed = spec.commandLine().getParseResult();
+        if (!parsed.hasMatchedOption("--steps")) steps = 1;
+        if (!parsed.hasMatchedOption("--cfg-scale")) cfgScale = 0;
     }
 
     static void checkSampler(String id) {
