@@ -2,6 +2,8 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.hub.HubSettings;
+import io.jdiffusion.hub.ModelSource;
 import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.LoraSpec;
 import io.jdiffusion.model.addon.ModelAddons;
@@ -28,6 +30,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
 /**
@@ -37,8 +40,10 @@ import java.util.random.RandomGenerator;
  */
 final class GenerationOptions {
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "A checkpoint file (.safetensors, .ckpt) or a diffusers model folder; with --models-dir also a checkpoint's name.")
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "A checkpoint file (.safetensors, .ckpt), a diffusers model folder, or a Hugging Face repository "
+                    + "owner/name[@revision] (downloaded into the Hugging Face cache); with --models-dir also a checkpoint's name. "
+                    + "Default: " + ModelSource.DEFAULT_MODEL + ", with 1 step and cfg 0 unless given.")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "What to draw.")
@@ -52,12 +57,19 @@ final class GenerationOptions {
             description = "One of: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
     String sampler;
 
-    @Option(names = "--steps", paramLabel = "N", defaultValue = "20", description = "Sampling steps (default: ${DEFAULT-VALUE}).")
-    int steps;
+    @Option(names = "--steps", paramLabel = "N",
+            description = "Sampling steps (default: " + DEFAULT_STEPS + "; 1 with the default Turbo model).")
+    Integer steps;
 
-    @Option(names = "--cfg-scale", paramLabel = "F", defaultValue = "7.5",
-            description = "Classifier-free guidance scale (default: ${DEFAULT-VALUE}).")
-    double cfgScale;
+    @Option(names = "--cfg-scale", paramLabel = "F",
+            description = "Classifier-free guidance scale (default: " + DEFAULT_CFG + "; 0 with the default Turbo model).")
+    Double cfgScale;
+
+    static final int DEFAULT_STEPS = 20;
+    static final double DEFAULT_CFG = 7.5;
+
+    /** Where Hugging Face repositories come from (the environment; tests point it at a stand-in Hub). */
+    Supplier<HubSettings> hubSettings = HubSettings::fromEnvironment;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "-1",
             description = "0..18446744073709551615, or -1 for a random seed, printed on stderr (default: ${DEFAULT-VALUE}).")
@@ -132,12 +144,22 @@ final class GenerationOptions {
      * Checks what needs no model: sampler, model path (found by name with --models-dir), config folder,
      * threads, embeddings, LoRAs, VAE and the prompt's {@code <lora:...>}/{@code <hypernet:...>} tags.
      */
-    void check() {
+    void check(PrintWriter err) {
         SamplerId.parse(sampler);
         ModelsDir models = modelsDir == null ? null : ModelsDir.open(modelsDir);
-        if (models != null && !Files.exists(model)) model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
-        if (!Files.exists(model)) throw new JDiffusionException("--model: " + model + ": no such file or directory");
-        if (!Files.isReadable(model)) throw new JDiffusionException("--model: " + model + ": not readable");
+        boolean hubModel = model == null || !Files.exists(model) && ModelSource.isHubId(model.toString());
+        if (model == null) {
+            // the default model is a Turbo model: one step without guidance, unless the user says otherwise
+            if (steps == null) steps = 1;
+            if (cfgScale == null) cfgScale = 0.0;
+        }
+        if (steps == null) steps = DEFAULT_STEPS;
+        if (cfgScale == null) cfgScale = DEFAULT_CFG;
+        if (!hubModel) {
+            if (models != null && !Files.exists(model)) model = models.find(ModelsDir.Kind.CHECKPOINT, model.toString());
+            if (!Files.exists(model)) throw new JDiffusionException("--model: " + model + ": no such file or directory");
+            if (!Files.isReadable(model)) throw new JDiffusionException("--model: " + model + ": not readable");
+        }
         tags = ExtraNetworks.extract(prompt);
         addons = addons(models, tags);
         if (configDir != null && !Files.isDirectory(configDir)) {
@@ -148,6 +170,8 @@ final class GenerationOptions {
         if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
         for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
         Embeddings.load(embeddings); // unreadable files fail before the model loads
+        // last, so that a mistake in any other flag is reported before a download starts
+        if (hubModel) model = ModelSource.resolve(model == null ? null : model.toString(), hubSettings.get(), err);
     }
 
     /** What goes on the model: --lora, --vae and the prompt's tags (after {@link #check()}). */

@@ -42,7 +42,7 @@ final class Img2ImgCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        options.check();
+        options.check(spec.commandLine().getErr());
         RgbImage init = image.read();
         Img2ImgRequest request = options.request(image.widthOrZero(), image.heightOrZero(),
                 params -> new Img2ImgRequest(params, init, strength, image.mode()), Img2ImgRequest::resolvedParams).validate();

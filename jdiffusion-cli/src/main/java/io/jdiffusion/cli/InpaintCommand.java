@@ -57,7 +57,7 @@ final class InpaintCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        options.check();
+        options.check(spec.commandLine().getErr());
         RgbImage init = image.read(), maskImage = RgbImage.read(mask, "--mask");
         InpaintRequest request = options.request(image.widthOrZero(), image.heightOrZero(),
                 params -> new InpaintRequest(params, init, maskImage, strength, image.mode(), invertMask, maskBlur, !noOverlay),

@@ -55,7 +55,7 @@ final class OutpaintCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        options.check();
+        options.check(spec.commandLine().getErr());
         int[] sides = parseExtend(extend);
         RgbImage init = RgbImage.read(initImage, "--init-image");
         OutpaintRequest request = options.request(0, 0,

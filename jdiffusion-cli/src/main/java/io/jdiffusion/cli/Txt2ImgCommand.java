@@ -73,7 +73,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         // everything the user gave is checked before any work starts
-        options.check();
+        options.check(spec.commandLine().getErr());
         Txt2ImgRequest request = options.request(width, height).validate();
         return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", request,
                 listener -> pipeline.run(request, options.addons(), listener));

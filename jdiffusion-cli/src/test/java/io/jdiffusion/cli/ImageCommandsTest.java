@@ -122,7 +122,7 @@ class ImageCommandsTest {
         Img2ImgCommand command = new Img2ImgCommand(dir);
         new CommandLine(command).parseArgs("--model", Fixtures.tinySd15().toString(), "--prompt", "a fox",
                 "--init-image", init.toString(), "--original-size", "2048,1536", "--crop-top-left", "8,16");
-        command.options.check();
+        command.options.check(new java.io.PrintWriter(java.io.Writer.nullWriter()));
         RgbImage image = command.image.read();
         Img2ImgRequest request = command.options.request(0, 0,
                 params -> new Img2ImgRequest(params, image, 0.5, command.image.mode()),

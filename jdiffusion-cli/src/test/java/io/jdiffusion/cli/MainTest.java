@@ -127,7 +127,8 @@ class MainTest {
                 "--steps", "many");
         assertOneLineError(run(txt2img(fakeModel(), "--stesp", "4").toArray(String[]::new)), 2,
                 "--stesp", "--steps");
-        assertOneLineError(run("txt2img", "--prompt", "a cat"), 2, "--model");
+        // (no --model is not a usage error: it means the default Hub model, see HubModelCommandTest)
+        assertOneLineError(run("txt2img", "--model", fakeModel().toString()), 2, "--prompt");
         assertOneLineError(run(), 2, "no command");
     }
 
