@@ -101,15 +101,15 @@ public final class DepthMaps {
 
         /**
          * A transformers DPT folder ({@code config.json}, {@code model.safetensors}, {@code
-         * preprocessor_config.json}), or a diffusers depth model folder's {@code depth_estimator/} with its
-         * {@code feature_extractor/}.
+         * preprocessor_config.json}), or a diffusers depth model folder (or its {@code depth_estimator/}) with
+         * the processor in {@code feature_extractor/}.
          */
         public static Estimator load(Path dir, String what) {
             if (!Files.isDirectory(dir)) throw new JDiffusionException(what + ": " + dir + ": not a directory");
             Path modelDir = Files.isDirectory(dir.resolve("depth_estimator")) ? dir.resolve("depth_estimator") : dir;
             Path processor = null;
             for (Path p : new Path[]{dir.resolve("feature_extractor/preprocessor_config.json"),
-                    modelDir.resolve("preprocessor_config.json")}) {
+                    modelDir.resolve("preprocessor_config.json"), modelDir.resolveSibling("feature_extractor/preprocessor_config.json")}) {
                 if (Files.isRegularFile(p)) {
                     processor = p;
                     break;
