@@ -4,7 +4,8 @@ package io.jdiffusion.pipeline;
  * Resampling of 8-bit images with a Lanczos-3 filter, computed as Pillow's {@code Image.resize(size,
  * LANCZOS, box)} computes it (the filter both diffusers' image processor and A1111 use): separable,
  * horizontal pass first, the filter widened by the scale when shrinking, weights normalised per output
- * pixel and turned into 22-bit fixed point, each pass rounded back to 8 bits. Plus A1111's three ways of
+ * pixel and turned into 22-bit fixed point, each pass rounded back to 8 bits (also with Pillow's BICUBIC
+ * filter, which the DPT depth estimator's processor uses). Plus A1111's three ways of
  * reaching a target size ({@link ResizeMode}).
  */
 final class ImageResize {

@@ -36,7 +36,7 @@ public final class Dpt {
     public Dpt(DptConfig config, Weights weights) {
         if (config.hybrid()) {
             throw new JDiffusionException(weights.source() + ": DPT-Hybrid (is_hybrid true, a BiT ResNet backbone) is not supported yet; "
-                    + "use a plain-ViT DPT estimator");
+                    + "give the depth with --depth-map, or a plain-ViT DPT with --depth-model");
         }
         if (config.batchNormInFusion()) {
             throw new JDiffusionException(weights.source() + ": batch norm in the DPT fusion blocks is not supported");
