@@ -77,6 +77,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new Img2ImgCommand(workDir));
         cl.addSubcommand(new InpaintCommand(workDir));
         cl.addSubcommand(new OutpaintCommand(workDir));
+        cl.addSubcommand(new Depth2ImgCommand(workDir));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());

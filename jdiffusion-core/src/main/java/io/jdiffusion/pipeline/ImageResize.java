@@ -4,7 +4,8 @@ package io.jdiffusion.pipeline;
  * Resampling of 8-bit images with a Lanczos-3 filter, computed as Pillow's {@code Image.resize(size,
  * LANCZOS, box)} computes it (the filter both diffusers' image processor and A1111 use): separable,
  * horizontal pass first, the filter widened by the scale when shrinking, weights normalised per output
- * pixel and turned into 22-bit fixed point, each pass rounded back to 8 bits. Plus A1111's three ways of
+ * pixel and turned into 22-bit fixed point, each pass rounded back to 8 bits (also with Pillow's BICUBIC
+ * filter, which the DPT depth estimator's processor uses). Plus A1111's three ways of
  * reaching a target size ({@link ResizeMode}).
  */
 final class ImageResize {
@@ -79,10 +80,21 @@ final class ImageResize {
      */
     static byte[] lanczos(byte[] src, int channels, int w, int h, double x0, double y0, double x1, double y1,
                           int outW, int outH) {
+        return resample(Filter.LANCZOS, src, channels, w, h, x0, y0, x1, y1, outW, outH);
+    }
+
+    /** The whole w × h image resampled to outW × outH with Pillow's BICUBIC filter (Keys' cubic, a = −0.5). */
+    static byte[] bicubic(byte[] src, int channels, int w, int h, int outW, int outH) {
+        return resample(Filter.BICUBIC, src, channels, w, h, 0, 0, w, h, outW, outH);
+    }
+
+    /** Pillow's separable resampling of the box [x0, x1) × [y0, y1) with one of its filters. */
+    private static byte[] resample(Filter filter, byte[] src, int channels, int w, int h, double x0, double y0, double x1,
+                                   double y1, int outW, int outH) {
         boolean horizontal = outW != w || x0 != 0 || x1 != outW;
         boolean vertical = outH != h || y0 != 0 || y1 != outH;
-        Coefficients cx = new Coefficients(w, x0, x1, outW);
-        Coefficients cy = new Coefficients(h, y0, y1, outH);
+        Coefficients cx = new Coefficients(filter, w, x0, x1, outW);
+        Coefficients cy = new Coefficients(filter, h, y0, y1, outH);
         byte[] img = src;
         int rows = h, firstRow = 0;
         if (horizontal) {
@@ -122,10 +134,35 @@ final class ImageResize {
         return (byte) Math.clamp(sum >> PRECISION_BITS, 0, 255);
     }
 
-    /** sinc(x)·sinc(x/3) on [-3, 3). */
-    private static double filter(double x) {
-        if (-SUPPORT <= x && x < SUPPORT) return sinc(x) * sinc(x / SUPPORT);
-        return 0.0;
+    /** Pillow's filters: how far each reaches and its weight at a distance. */
+    private enum Filter {
+        /** sinc(x)·sinc(x/3) on [-3, 3). */
+        LANCZOS(SUPPORT) {
+            @Override
+            double at(double x) {
+                if (-SUPPORT <= x && x < SUPPORT) return sinc(x) * sinc(x / SUPPORT);
+                return 0.0;
+            }
+        },
+        /** Keys' cubic convolution with a = −0.5, as Pillow's BICUBIC. */
+        BICUBIC(2.0) {
+            @Override
+            double at(double x) {
+                double a = -0.5;
+                x = Math.abs(x);
+                if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+                if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+                return 0.0;
+            }
+        };
+
+        final double support;
+
+        Filter(double support) {
+            this.support = support;
+        }
+
+        abstract double at(double x);
     }
 
     private static double sinc(double x) {
@@ -140,10 +177,10 @@ final class ImageResize {
         final int[] bounds;
         final int[] fixed;
 
-        Coefficients(int inSize, double in0, double in1, int outSize) {
+        Coefficients(Filter filter, int inSize, double in0, double in1, int outSize) {
             double scale = (in1 - in0) / outSize;
             double filterScale = Math.max(scale, 1.0);
-            double support = SUPPORT * filterScale;
+            double support = filter.support * filterScale;
             size = (int) Math.ceil(support) * 2 + 1;
             bounds = new int[outSize * 2];
             fixed = new int[outSize * size];
@@ -155,7 +192,7 @@ final class ImageResize {
                 int max = Math.min(inSize, (int) (center + support + 0.5)) - min;
                 double total = 0;
                 for (int x = 0; x < max; x++) {
-                    k[x] = filter((x + min - center + 0.5) * reciprocal);
+                    k[x] = filter.at((x + min - center + 0.5) * reciprocal);
                     total += k[x];
                 }
                 for (int x = 0; x < max; x++) {
