@@ -4,12 +4,15 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.hub.HubSettings;
 import io.jdiffusion.hub.ModelSource;
+import io.jdiffusion.model.ModelFamily;
+import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.LoraSpec;
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.model.addon.ModelsDir;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.LatentPreview;
 import io.jdiffusion.pipeline.SizeConditioning;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.prompt.EmbeddingFile;
@@ -135,6 +138,14 @@ final class GenerationOptions {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--preview-every", paramLabel = "N",
+            description = "Write a cheap preview of the first image (latent resolution, no VAE) to --preview-file every N steps and after the last.")
+    Integer previewEvery;
+
+    @Option(names = "--preview-file", paramLabel = "FILE",
+            description = "The PNG the previews replace, atomically (with --preview-every; alone: every step). Its folder must exist.")
+    Path previewFile;
+
     private Long resolvedSeed;
     private List<EmbeddingFile> embeddings;
     private ExtraNetworks tags;
@@ -166,6 +177,7 @@ final class GenerationOptions {
             throw new JDiffusionException("--config: " + configDir + ": no such directory");
         }
         if (threads != null && threads < 1) throw new JDiffusionException("--threads: " + threads + " must be at least 1");
+        checkPreview();
         embeddings = new ArrayList<>();
         if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
         for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
@@ -270,7 +282,7 @@ final class GenerationOptions {
         if (threads != null) Parallel.setThreads(threads);
         List<GeneratedImage> images;
         try (ProgressBar progress = ProgressBar.forStderr(err)) {
-            images = pipeline.apply(progress);
+            images = pipeline.apply(withPreview(progress));
         }
         for (Path written : write(request, images, outputFolder)) out.println(written);
         // told once the images exist, so a failed run still prints exactly one error line
@@ -278,6 +290,34 @@ final class GenerationOptions {
         String watermarkNote = OutputWatermark.skippedNote(request.watermark(), request.width(), request.height());
         if (watermarkNote != null) err.println("note: " + watermarkNote);
         return 0;
+    }
+
+    /** --preview-every and --preview-file: a positive interval, and a PNG file name in a folder that exists. */
+    private void checkPreview() {
+        if (previewEvery == null && previewFile == null) return;
+        if (previewFile == null) throw new JDiffusionException("--preview-every: give --preview-file FILE to write the previews to");
+        if (previewEvery != null && previewEvery < 1) {
+            throw new JDiffusionException("--preview-every: " + previewEvery + " must be at least 1");
+        }
+        if (!previewFile.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".png")) {
+            throw new JDiffusionException("--preview-file: " + previewFile + ": previews are PNG; use a name ending in .png");
+        }
+        if (Files.isDirectory(previewFile)) throw new JDiffusionException("--preview-file: " + previewFile + " is a directory");
+        Path folder = previewFile.toAbsolutePath().getParent();
+        if (folder == null || !Files.isDirectory(folder)) {
+            throw new JDiffusionException("--preview-file: " + previewFile + ": the folder " + folder + " does not exist");
+        }
+    }
+
+    /** The progress listener, also writing previews when asked (the model's family picks the latent → RGB mix). */
+    private StepListener withPreview(StepListener progress) {
+        if (previewFile == null) return progress;
+        ModelFamily family = ModelLoader.load(model, configDir).family();
+        StepListener preview = LatentPreview.writer(previewFile, previewEvery == null ? 1 : previewEvery, family);
+        return (step, total, latents) -> {
+            preview.onStep(step, total, latents);
+            return progress.onStep(step, total, latents);
+        };
     }
 
     private List<Path> write(Txt2ImgRequest request, List<GeneratedImage> images, Path outputFolder) {

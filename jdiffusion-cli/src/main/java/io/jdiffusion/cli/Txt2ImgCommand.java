@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.pipeline.GeneratedImage;
+import io.jdiffusion.pipeline.HiresFix;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.StepListener;
@@ -38,6 +39,23 @@ final class Txt2ImgCommand implements Callable<Integer> {
             description = "Image height, a multiple of 8 in 8..4096 (default: ${DEFAULT-VALUE}).")
     int height;
 
+    @Option(names = "--hires", description = "Hires fix with A1111's defaults: generate at --width x --height, upscale "
+            + "(--hires-scale), refine with img2img. Any --hires-* flag turns it on too.")
+    boolean hires;
+
+    @Option(names = "--hires-scale", paramLabel = "F", description = "Hires fix: the upscale factor (default: 2).")
+    Double hiresScale;
+
+    @Option(names = "--hires-steps", paramLabel = "N", description = "Hires fix: steps of the refining pass (default: 0 = as --steps).")
+    Integer hiresSteps;
+
+    @Option(names = "--hires-denoise", paramLabel = "F", description = "Hires fix: denoising strength of the refining pass, in (0, 1] (default: 0.7).")
+    Double hiresDenoise;
+
+    @Option(names = "--hires-upscaler", paramLabel = "NAME",
+            description = "Hires fix: latent (resize the latents bilinearly) or lanczos (decode, Lanczos-resize, encode) (default: latent).")
+    String hiresUpscaler;
+
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
     interface Pipeline {
         List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener);
@@ -46,6 +64,12 @@ final class Txt2ImgCommand implements Callable<Integer> {
         default List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
             if (!addons.isEmpty()) throw new UnsupportedOperationException("this pipeline cannot apply LoRAs or a VAE");
             return run(request, listener);
+        }
+
+        /** The run with the hires fix (null for none); a stand-in that cannot do it refuses. */
+        default List<GeneratedImage> run(Txt2ImgRequest request, HiresFix hires, ModelAddons addons, StepListener listener) {
+            if (hires != null) throw new UnsupportedOperationException("this pipeline cannot do the hires fix");
+            return run(request, addons, listener);
         }
     }
 
@@ -59,6 +83,11 @@ final class Txt2ImgCommand implements Callable<Integer> {
         @Override
         public List<GeneratedImage> run(Txt2ImgRequest request, ModelAddons addons, StepListener listener) {
             return Txt2Img.run(request, addons, listener);
+        }
+
+        @Override
+        public List<GeneratedImage> run(Txt2ImgRequest request, HiresFix hires, ModelAddons addons, StepListener listener) {
+            return Txt2Img.run(request, hires, addons, listener);
         }
     };
 
@@ -75,7 +104,23 @@ final class Txt2ImgCommand implements Callable<Integer> {
         // everything the user gave is checked before any work starts
         options.check(spec.commandLine().getErr());
         Txt2ImgRequest request = options.request(width, height).validate();
-        return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", request,
-                listener -> pipeline.run(request, options.addons(), listener));
+        HiresFix hiresFix = hiresFix();
+        if (hiresFix == null) {
+            return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", request,
+                    listener -> pipeline.run(request, options.addons(), listener));
+        }
+        hiresFix.validate(request);
+        // the output's size is the hires target's (the watermark note goes by it)
+        Txt2ImgRequest output = request.withSize(hiresFix.targetWidth(width), hiresFix.targetHeight(height));
+        return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", output,
+                listener -> pipeline.run(request, hiresFix, options.addons(), listener));
+    }
+
+    /** The hires fix the flags ask for (--hires or any --hires-* flag), A1111's defaults for the rest; null for none. */
+    HiresFix hiresFix() {
+        if (!hires && hiresScale == null && hiresSteps == null && hiresDenoise == null && hiresUpscaler == null) return null;
+        return new HiresFix(hiresScale != null ? hiresScale : HiresFix.DEFAULT_SCALE, hiresSteps != null ? hiresSteps : 0,
+                hiresDenoise != null ? hiresDenoise : HiresFix.DEFAULT_DENOISE,
+                hiresUpscaler != null ? HiresFix.Upscaler.parse(hiresUpscaler) : HiresFix.Upscaler.LATENT);
     }
 }

@@ -104,12 +104,21 @@ final class Generation {
      */
     static List<GeneratedImage> images(LoadedModel model, Txt2ImgRequest request, Tensor latents,
                                        Map<String, String> extraParameters, UnaryOperator<byte[]> finish) {
+        return images(model, request, request, latents, extraParameters, finish);
+    }
+
+    /**
+     * As {@link #images(LoadedModel, Txt2ImgRequest, Tensor, Map, UnaryOperator)} for images of {@code request}'s
+     * size whose infotext describes {@code described} (the hires fix writes its first pass's size, as A1111 does).
+     */
+    static List<GeneratedImage> images(LoadedModel model, Txt2ImgRequest request, Txt2ImgRequest described, Tensor latents,
+                                       Map<String, String> extraParameters, UnaryOperator<byte[]> finish) {
         int w = request.width(), h = request.height();
         OutputWatermark mark = OutputWatermark.choose(request.watermark(), model.model().family(), w, h);
         byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(model.decode(latents)));
         Map<String, String> extra = new LinkedHashMap<>(extraParameters);
         if (mark.message() != null) extra.put(OutputWatermark.INFOTEXT_KEY, mark.message().name());
-        Infotext base = Infotext.forTxt2Img(request, request.seed(), model.modelHash(), Infotext.modelName(request.model()));
+        Infotext base = Infotext.forTxt2Img(described, request.seed(), model.modelHash(), Infotext.modelName(request.model()));
         // one noise draw covers the batch (as diffusers does), so every image is reproduced by the same seed and batch size
         String infotext = withParameters(base, extra).format();
         List<GeneratedImage> images = new ArrayList<>(rgb.length);

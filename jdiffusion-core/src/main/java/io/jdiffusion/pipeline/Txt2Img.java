@@ -36,6 +36,22 @@ public final class Txt2Img {
      * step's latents (previews) and may stop the run early, which decodes the latents as they are.
      */
     public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, StepListener listener) {
+        return run(model, request, null, listener);
+    }
+
+    /** Loads the request's model, puts the add-ons on it and runs it with the hires fix (null for none). */
+    public static List<GeneratedImage> run(Txt2ImgRequest request, HiresFix hires, ModelAddons addons, StepListener listener) {
+        request.validate();
+        if (hires != null) hires.validate(request);
+        return run(Generation.load(request, addons), request, hires, listener);
+    }
+
+    /**
+     * Runs the request on an already loaded model, with A1111's hires fix when {@code hires} is not null: the
+     * images then have the hires fix's target size ({@link HiresFix}).
+     */
+    public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, HiresFix hires, StepListener listener) {
+        if (hires != null) return hires.run(model, request, listener);
         request.validate();
         // prompt language, embeddings, cond/uncond of equal length, SDXL's added conditioning; no unconditional pass without guidance
         Generation.Conditioning text = Generation.Conditioning.of(model, request);

@@ -8,6 +8,7 @@ import io.javalin.http.Context;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.LatentPreview;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.tensor.Tensor;
