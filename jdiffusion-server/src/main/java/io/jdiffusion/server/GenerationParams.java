@@ -51,6 +51,12 @@ record GenerationParams(
                 batchSeed(k), width, height, batchSize, clipSkip, null, watermark);
     }
 
+    /** The same parameters for another output size (outpainting's canvas). */
+    GenerationParams withSize(int newWidth, int newHeight) {
+        return new GenerationParams(model, prompt, negativePrompt, sampler, steps, cfgScale, seed, newWidth, newHeight,
+                batchSize, batches, clipSkip, sendImages);
+    }
+
     /** A1111 numbers the seeds of a job consecutively: batch k starts at seed + k·batch_size. */
     long batchSeed(int k) {
         return seed + (long) k * batchSize;

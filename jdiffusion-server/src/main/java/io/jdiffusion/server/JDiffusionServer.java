@@ -24,8 +24,7 @@ import java.io.InputStream;
  *     server.join();
  * }
  * </pre>
- * Every error is JSON with a 4xx status (501 for img2img until the core has it, 503 when the queue
- * is full or the server stops): {@code {"error": "...", "field": "steps", "detail": "steps: ..."}}.
+ * Every error is JSON with a 4xx status (503 when the queue is full or the server stops): {@code {"error": "...", "field": "steps", "detail": "steps: ..."}}.
  */
 public final class JDiffusionServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(JDiffusionServer.class);
@@ -42,18 +41,19 @@ public final class JDiffusionServer implements AutoCloseable {
         this.options = options;
     }
 
-    /** Loads the first model and starts serving; img2img answers 501 (no pipeline yet). */
+    /** Loads the first model and starts serving, with the core's img2img, inpainting and outpainting. */
     public static JDiffusionServer start(ServerOptions options) {
-        return start(options, null);
+        return start(options, CorePipelines.INSTANCE);
     }
 
     /**
      * Loads the first model (so a bad one fails here, in one line) and starts serving.
      *
-     * @param img2img the img2img/inpainting pipeline, or null to answer those requests with 501
+     * @param img2img what runs img2img, inpainting and outpainting (tests may pass a stand-in)
      */
     public static JDiffusionServer start(ServerOptions options, Img2ImgPipeline img2img) {
         options.validate();
+        java.util.Objects.requireNonNull(img2img, "img2img");
         ModelCatalog catalog = ModelCatalog.create(options.modelsDir(), options.model());
         catalog.use(catalog.current());
         BasicAuth auth = options.apiAuth() == null ? null : BasicAuth.parse(options.apiAuth());
@@ -95,6 +95,7 @@ public final class JDiffusionServer implements AutoCloseable {
             routes.get("/sdapi/v1/options", api::getOptions);
             routes.post("/sdapi/v1/options", api::setOptions);
             routes.post("/sdapi/v1/png-info", api::pngInfo);
+            routes.post("/jdiffusion/v1/outpaint", api::outpaint);
 
             routes.exception(ApiException.class, (e, ctx) -> error(json, ctx, e.status, e.field, e.getMessage()));
             routes.exception(HttpResponseException.class, (e, ctx) -> error(json, ctx, e.getStatus(), null, e.getMessage()));

@@ -10,6 +10,7 @@ import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.LatentPreview;
 import io.jdiffusion.pipeline.Txt2Img;
+import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.tensor.Tensor;
 
@@ -26,7 +27,7 @@ final class SdApi {
     private final ModelCatalog catalog;
     private final JobQueue queue;
     private final ServerSettings settings;
-    private final Img2ImgPipeline img2img; // null until the core has the pipelines
+    private final Img2ImgPipeline img2img;
 
     SdApi(ObjectMapper json, ModelCatalog catalog, JobQueue queue, ServerSettings settings, Img2ImgPipeline img2img) {
         this.json = json;
@@ -50,14 +51,41 @@ final class SdApi {
         RequestFields f = RequestFields.of(body(ctx));
         GenerationParams p = GenerationParams.parse(f, catalog, settings);
         Img2ImgFields img = Img2ImgFields.parse(f, settings.maxPixels());
-        if (img2img == null) {
-            throw new ApiException(ApiException.NOT_IMPLEMENTED, null, "img2img and inpainting are not available in"
-                    + " this build yet (the core has no img2img pipeline); txt2img works");
-        }
+        img2img.check(img.job(p.request(modelPath(p), 0, settings.watermark())));
         Generation.Result r = await(queue.submit(progress -> Generation.run(catalog, p, settings.watermark(),
                 (model, request, listener) -> img2img.run(model, img.job(request), listener),
                 img.denoisingStrength(), progress)));
         send(ctx, Generation.response(json, r, echo(f, p, img.includeInitImages())));
+    }
+
+    /**
+     * Ours, as A1111 has no outpainting route: txt2img's fields (width and height are not used: the
+     * canvas is the picture grown by the sides) plus {@link OutpaintFields}; answered like img2img.
+     */
+    void outpaint(Context ctx) {
+        RequestFields f = RequestFields.of(body(ctx));
+        GenerationParams asked = GenerationParams.parse(f, catalog, settings);
+        OutpaintFields out = OutpaintFields.parse(f, settings.maxPixels());
+        Txt2ImgRequest canvas;
+        try {
+            canvas = out.request(asked.request(modelPath(asked), 0, settings.watermark())).validate().resolvedParams();
+        } catch (JDiffusionException e) {
+            throw CorePipelines.CoreErrors.toApi(e);
+        }
+        if ((long) canvas.width() * canvas.height() > settings.maxPixels()) {
+            throw ApiException.invalid("left, top, right, bottom", "the canvas would be " + canvas.width() + "x" + canvas.height()
+                    + ", larger than this server's limit of " + settings.maxPixels() + " pixels");
+        }
+        GenerationParams p = asked.withSize(canvas.width(), canvas.height());
+        Generation.Result r = await(queue.submit(progress -> Generation.run(catalog, p, settings.watermark(),
+                (model, request, listener) -> img2img.outpaint(model, out.request(request), listener),
+                out.denoisingStrength(), progress)));
+        send(ctx, Generation.response(json, r, echo(f, p, false)));
+    }
+
+    /** The model file a request will run on (only checked for presence by the core's validation). */
+    private java.nio.file.Path modelPath(GenerationParams p) {
+        return (p.model() != null ? p.model() : catalog.current()).path();
     }
 
     /** The request as A1111 echoes it: what was sent, A1111's defaults for the rest; images only on request. */

@@ -18,8 +18,8 @@ import java.util.concurrent.atomic.AtomicReference;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * POST /sdapi/v1/img2img with a stand-in pipeline (the core has no img2img yet): what the server
- * decodes from A1111's fields reaches the pipeline, and its images come back as A1111 returns them.
+ * POST /sdapi/v1/img2img with a stand-in pipeline: what the server decodes from A1111's fields reaches
+ * the pipeline, and its images come back as A1111 returns them (ImagePipelinesApiTest runs the real one).
  */
 class Img2ImgApiTest {
     private static final AtomicReference<Img2ImgPipeline.Job> LAST = new AtomicReference<>();
@@ -87,6 +87,7 @@ class Img2ImgApiTest {
         assertThat(job.inpaintingFill()).isEqualTo(1);
         assertThat(job.invertMask()).isTrue();
         assertThat(job.inpaintFullRes()).isFalse();
+        assertThat(job.overlay()).isTrue();
         assertThat(job.generation().steps()).isEqualTo(3);
         assertThat(job.generation().seed()).isEqualTo(77);
         assertThat(job.generation().sampler()).isEqualTo("euler_a");

@@ -1,6 +1,5 @@
 package io.jdiffusion.server;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
@@ -44,10 +43,12 @@ class ValidationTest {
 
     private static final String TXT2IMG = "/sdapi/v1/txt2img";
     private static final String IMG2IMG = "/sdapi/v1/img2img";
+    private static final String OUTPAINT = "/jdiffusion/v1/outpaint";
 
     static Stream<Arguments> malformed() {
         String png = Base64.getEncoder().encodeToString(Png.encode(64, 64, new byte[64 * 64 * 3], Map.of()));
         String init = "\"init_images\":[\"" + png + "\"]";
+        String mask = "\"mask\":\"" + png + "\"";
         return Stream.of(
                 // the body itself
                 Arguments.of(TXT2IMG, "this is not json", 400, "body"),
@@ -100,6 +101,21 @@ class ValidationTest {
                 Arguments.of(IMG2IMG, "{" + init + ", \"mask\": \"!!\"}", 422, "mask"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": 1.5}", 422, "denoising_strength"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"resize_mode\": 7}", 422, "resize_mode"),
+                Arguments.of(IMG2IMG, "{" + init + ", \"resize_mode\": 3}", 422, "resize_mode"),
+                Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": 0.01}", 422, "denoising_strength"),
+                Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": \"strong\"}", 422, "denoising_strength"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res\": true}", 422, "inpaint_full_res"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"mask_blur\": -1}", 422, "mask_blur"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_fill\": 4}", 422, "inpainting_fill"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_mask_invert\": 2}", 422, "inpainting_mask_invert"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"jdiffusion_overlay\": \"perhaps\"}", 422, "jdiffusion_overlay"),
+                Arguments.of(OUTPAINT, "{}", 422, "init_images"),
+                Arguments.of(OUTPAINT, "{" + init + "}", 422, "left"),
+                Arguments.of(OUTPAINT, "{" + init + ", \"left\": -8}", 422, "left"),
+                Arguments.of(OUTPAINT, "{" + init + ", \"bottom\": \"lots\"}", 422, "bottom"),
+                Arguments.of(OUTPAINT, "{" + init + ", \"right\": 64, \"overlap\": 1000}", 422, "overlap"),
+                Arguments.of(OUTPAINT, "{" + init + ", \"right\": 4096}", 422, "left, top, right, bottom"),
+                Arguments.of(OUTPAINT, "{" + init + ", \"right\": 64, \"denoising_strength\": 0.01}", 422, "denoising_strength"),
                 Arguments.of("/sdapi/v1/png-info", "{}", 422, "image"),
                 Arguments.of("/sdapi/v1/png-info", "{\"image\": \"aGVsbG8=\"}", 422, "image"),
                 Arguments.of("/sdapi/v1/png-info", "{\"image\": \"" + hugeImageHeader() + "\"}", 422, "image"),
@@ -129,33 +145,23 @@ class ValidationTest {
                 "enable_hr", "tiling", "restore_faces", "script_name", "alwayson_scripts", "send_images", "save_images",
                 "styles", "eta", "init_images", "mask", "denoising_strength", "resize_mode", "mask_blur",
                 "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding", "inpainting_mask_invert",
-                "include_init_images"};
+                "include_init_images", "jdiffusion_overlay", "left", "top", "right", "bottom", "overlap"};
         String[] values = {"\"x\"", "\"\"", "[]", "[null]", "{}", "{\"a\": 1}", "true", "null", "-1", "0", "-1e308",
                 "1e308", "123456789012345678901234567890", "0.5", "\"-1\"", "\"1e5\""};
         List<String> failures = new ArrayList<>();
-        for (String path : new String[]{TXT2IMG, IMG2IMG}) {
+        for (String path : new String[]{TXT2IMG, IMG2IMG, OUTPAINT}) {
             for (String field : fields) {
                 for (String value : values) {
-                    // img2img without a pipeline answers 501 before generating; txt2img stops at the unknown model
-                    String guard = path.equals(TXT2IMG) ? ", \"override_settings\": {\"sd_model_checkpoint\": \"no such model\"}" : "";
+                    // the unknown model stops any request that is otherwise valid
+                    String guard = ", \"override_settings\": {\"sd_model_checkpoint\": \"no such model\"}";
                     String body = "{\"" + field + "\": " + value + guard + "}";
                     ApiClient.Reply reply = client.postRaw(path, body);
-                    boolean ok = reply.status() >= 400 && reply.status() < 500 || reply.status() == 501;
+                    boolean ok = reply.status() >= 400 && reply.status() < 500;
                     if (!ok || reply.json() == null || !reply.json().has("detail")) failures.add(path + " " + body + " -> " + reply.status());
                 }
             }
         }
         assertThat(failures).isEmpty();
-    }
-
-    @Test
-    void img2imgIsNotImplementedYetButSaysSo() {
-        String png = Base64.getEncoder().encodeToString(Png.encode(64, 64, new byte[64 * 64 * 3], Map.of()));
-        ObjectNode body = ApiClient.object();
-        body.putArray("init_images").add(png);
-        ApiClient.Reply reply = client.post(IMG2IMG, body);
-        assertThat(reply.status()).isEqualTo(501);
-        assertThat(reply.json().get("detail").asText()).contains("img2img");
     }
 
     @Test
