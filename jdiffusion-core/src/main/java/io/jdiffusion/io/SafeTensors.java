@@ -258,17 +258,6 @@ public final class SafeTensors implements TensorFile {
         return unreadable;
     }
 
-    @Override
-    public Weight get(String name) {
-        Weight w = tensors.get(name);
-        if (w != null) return w;
-        String dtype = unreadable.get(name);
-        if (dtype != null) {
-            throw new JDiffusionException(path + ": tensor '" + name + "' has unsupported dtype " + dtype + " (supported: F32, F16, BF16)");
-        }
-        throw new JDiffusionException(path + ": missing tensor '" + name + "'");
-    }
-
     public Map<String, String> metadata() {
         return metadata;
     }

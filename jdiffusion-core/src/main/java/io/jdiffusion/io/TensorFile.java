@@ -23,7 +23,15 @@ public interface TensorFile {
     Map<String, String> unreadable();
 
     /** The tensor of that name; refuses a missing one, or one of a dtype we cannot read, by name. */
-    Weight get(String name);
+    default Weight get(String name) {
+        Weight w = tensors().get(name);
+        if (w != null) return w;
+        String dtype = unreadable().get(name);
+        if (dtype != null) {
+            throw new JDiffusionException(path() + ": tensor '" + name + "' has unsupported dtype " + dtype + " (supported: F32, F16, BF16)");
+        }
+        throw new JDiffusionException(path() + ": missing tensor '" + name + "'");
+    }
 
     /**
      * Opens the file by what it holds, not by its extension: safetensors, or a torch.save checkpoint
