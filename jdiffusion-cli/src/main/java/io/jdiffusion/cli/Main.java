@@ -68,6 +68,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand(new Txt2ImgCommand(workDir, txt2img));
         cl.addSubcommand(new InfoCommand());
+        cl.addSubcommand(new BenchCommand());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setOut(out);
         cl.setErr(err);
