@@ -67,8 +67,9 @@ class OriginalLayoutTest {
 
     @Test
     void fullSd15HasTheFixtureNamesPlusShortcutsWhereWidthsChange() {
-        Set<String> full = shapes(Arch.SD15.layout()).keySet();
-        Set<String> tiny = shapes(SafeTensors.open(Fixtures.require("tiny-sd15.safetensors"))).keySet();
+        // the block counts are the real ones in the tiny model but for the text encoder's layers (4 of 12)
+        Set<String> full = withoutTextLayerNumbers(shapes(Arch.SD15.layout()).keySet());
+        Set<String> tiny = withoutTextLayerNumbers(shapes(SafeTensors.open(Fixtures.require("tiny-sd15.safetensors"))).keySet());
 
         assertThat(full).containsAll(tiny);
         Set<String> extra = new TreeSet<>(full);
@@ -145,6 +146,12 @@ class OriginalLayoutTest {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    private static Set<String> withoutTextLayerNumbers(Set<String> names) {
+        Set<String> out = new TreeSet<>();
+        for (String n : names) out.add(n.replaceFirst("\\.encoder\\.layers\\.\\d+\\.", ".encoder.layers.N."));
+        return out;
+    }
 
     private StableDiffusionModel loadZeros(Arch arch) {
         Path file = dir.resolve(arch.id + ".safetensors");

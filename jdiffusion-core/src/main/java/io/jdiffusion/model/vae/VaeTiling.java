@@ -3,22 +3,25 @@ package io.jdiffusion.model.vae;
 import io.jdiffusion.JDiffusionException;
 
 /**
- * Tiled VAE decoding: the latents are cut into overlapping square tiles of {@code tile} latent pixels
- * that share at least {@code overlap} latent pixels with each neighbour; each tile is decoded on its own,
- * so the decoder's full-resolution feature maps exist for one tile at a time (peak memory about
- * (tile / size)² of an untiled decode, for about (tiles · tile² / size²) times the work).
+ * Tiled VAE decoding, to bound the memory of large decodes. The decoder's head (conv_in, the mid block
+ * with its attention, and the up blocks at the latents' resolution and twice it) runs on the whole image:
+ * its feature maps are small, and the attention is global. Its tail, where the feature maps are large
+ * (at 512×512, 256 channels × 512² floats = 268 MB each), runs on overlapping square tiles of
+ * {@code tile} latent pixels that share at least {@code overlap} latent pixels with each neighbour, so the
+ * tail's full-resolution maps exist for one tile at a time: their memory shrinks to about
+ * (tile / size)², for about tiles · tile² / size² times the tail's work.
  *
- * <p>Blending: each decoded tile is weighted by a "feather" that is 1 inside and falls linearly to 0
+ * <p>Blending: each decoded tile is weighted by a "feather" that is 1 inside and falls linearly towards 0
  * across the band it shares with a neighbour (only on sides that have one); the image is the weighted
  * sum of the tiles divided by the sum of the weights. Where two tiles share a band their ramps are
- * complementary, so this is a linear cross-fade from one tile to the next and no seam is left at a tile
- * border, where a tile's zero padding and its own GroupNorm statistics make it least like the untiled
- * decode. Tiles are placed evenly, the first at 0 and the last ending at the edge.
+ * complementary, so this is a linear cross-fade from one tile to the next: no seam at a tile border,
+ * where a tile's zero padding makes it least like the untiled decode. Tiles are placed evenly, the first
+ * at 0 and the last ending at the edge.
  *
- * <p>A tiled decode is not the same function as the untiled one: every GroupNorm of the decoder
- * normalises with statistics of its tile instead of the whole image, which shifts colours slightly from
- * tile to tile (the cross-fade hides the boundaries, not the shift). Latents that fit in one tile are
- * decoded exactly as without tiling.
+ * <p>A tiled decode is not the same function as the untiled one: each GroupNorm of the tail normalises
+ * with statistics of its tile instead of the whole image, which shifts the tones slightly from tile to
+ * tile (the cross-fade hides the boundaries, not the shift). Latents that fit in one tile are decoded
+ * exactly as without tiling.
  *
  * @param tile    tile side in latent pixels (8 image pixels each for SD)
  * @param overlap the least overlap between neighbouring tiles, in latent pixels, at most half a tile

@@ -60,26 +60,73 @@ class VaeTilingTest {
     }
 
     /**
-     * Tiles see only their part of the image: each GroupNorm normalises with the tile's statistics, and the
-     * convolutions near a tile's edge see zero padding instead of the neighbouring latents. So the tiled
-     * decode is close to, not equal to, the untiled one. What the overlap and the cross-fade must achieve:
-     * the difference is small against the image, and clearly smaller than cutting the same latents into
-     * tiles that merely abut (no overlap, no blending), which shows the seams.
+     * Tiles see only their part of the image: each GroupNorm of the decoder's tail normalises with its tile's
+     * statistics, and the convolutions near a tile's edge see zero padding instead of the neighbouring
+     * features. So the tiled decode is close to, not equal to, the untiled one, and the tiny VAE is the
+     * hardest case: its 32 groups over 32–64 channels give each group one or two channels of one tile to
+     * take statistics from, and random weights vary more across an image than a trained VAE's features do.
+     * What tiling must achieve, each checked here on 24×24 latents (192² pixels):
+     * <ul>
+     * <li>no seams: the difference from the untiled image changes across the columns where a tile starts
+     *     or ends no faster than it does elsewhere (measured: at most 1.6× its mean column-to-column step;
+     *     tiles that merely abut step by 4.7× at their border);</li>
+     * <li>the error shrinks as the tiles grow towards the whole image;</li>
+     * <li>the error stays at the level the per-tile statistics explain: measured 0.18 relative for
+     *     16-pixel tiles with an overlap of 8 (half the latents per tile side), bounded here by 0.25; tiles
+     *     that abut without overlap, which keep every seam, measure 0.34.</li>
+     * </ul>
      */
     @Test
-    void tiledDecodeIsCloseToTheUntiledOneAndBetterThanAbuttingTiles() {
+    void tiledDecodeIsCloseToTheUntiledOneWithoutSeams() {
         Vae vae = tinySd15();
         Tensor z = new TorchCpuRandom(2).randn(1, 4, 24, 24);
 
         Tensor whole = vae.decode(z);
-        Tensor blended = vae.decode(z, new VaeTiling(16, 8));
-        Tensor abutting = vae.decode(z, new VaeTiling(12, 0));
+        VaeTiling half = new VaeTiling(16, 8), large = new VaeTiling(20, 8), abuttingTiles = new VaeTiling(12, 0);
+        Tensor blended = vae.decode(z, half);
+        Tensor larger = vae.decode(z, large);
+        Tensor abutting = vae.decode(z, abuttingTiles);
+
+        assertThat(blended.shape).containsExactly(whole.shape);
+        // tiles at latent columns 0..16 and 8..24: tile borders at pixel columns 64 and 128
+        assertThat(half.starts(24)).containsExactly(0, 8);
+        Tensor blendedDiff = difference(blended, whole), abuttingDiff = difference(abutting, whole);
+        for (int column : new int[]{64, 128}) {
+            assertThat(step(blendedDiff, column)).as("step at column %d", column).isLessThanOrEqualTo(2 * meanStep(blendedDiff));
+        }
+        assertThat(abuttingTiles.starts(24)).containsExactly(0, 12);
+        assertThat(step(abuttingDiff, 96)).as("abutting tiles leave a seam").isGreaterThan(3 * meanStep(abuttingDiff));
 
         double blendedError = Fixtures.relativeError(blended.data, whole.data);
+        double largerError = Fixtures.relativeError(larger.data, whole.data);
         double abuttingError = Fixtures.relativeError(abutting.data, whole.data);
-        System.out.printf("tiled VAE decode, relative error: blended %.4f, abutting %.4f%n", blendedError, abuttingError);
-        assertThat(blended.shape).containsExactly(whole.shape);
-        assertThat(blendedError).isLessThan(abuttingError);
-        assertThat(blendedError).isLessThanOrEqualTo(0.05);
+        assertThat(largerError).isLessThan(blendedError);
+        assertThat(blendedError).isLessThan(abuttingError).isLessThanOrEqualTo(0.25);
+    }
+
+    private static Tensor difference(Tensor a, Tensor b) {
+        float[] d = new float[a.numel()];
+        for (int i = 0; i < d.length; i++) d[i] = a.data[i] - b.data[i];
+        return new Tensor(d, a.shape);
+    }
+
+    /** The mean of {@link #step} over every column. */
+    private static double meanStep(Tensor image) {
+        double sum = 0;
+        for (int x = 1; x < image.dim(3); x++) sum += step(image, x);
+        return sum / (image.dim(3) - 1);
+    }
+
+    /** Mean |image[x] − image[x − 1]| over all rows and channels: how much the image steps at a column. */
+    private static double step(Tensor image, int x) {
+        int channels = image.dim(1), h = image.dim(2), w = image.dim(3);
+        double sum = 0;
+        for (int c = 0; c < channels; c++) {
+            for (int y = 0; y < h; y++) {
+                int row = (c * h + y) * w;
+                sum += Math.abs(image.data[row + x] - image.data[row + x - 1]);
+            }
+        }
+        return sum / (channels * h);
     }
 }
