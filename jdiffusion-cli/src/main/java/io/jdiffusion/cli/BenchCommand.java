@@ -47,7 +47,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
-    @Option(names = "--vae-tiling", description = "Decode in overlapping tiles of 256x256 pixels (less memory).")
+    @Option(names = "--vae-tiling", description = "Decode the VAE in overlapping tiles of 320x320 pixels (less memory for large images).")
     boolean vaeTiling;
 
     @Option(names = "--json", description = "Print one JSON object on stdout (the report goes to stderr).")
