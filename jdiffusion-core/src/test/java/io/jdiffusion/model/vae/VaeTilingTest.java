@@ -51,12 +51,21 @@ class VaeTilingTest {
         assertThatThrownBy(() -> new VaeTiling(16, 9)).isInstanceOf(JDiffusionException.class).hasMessageContaining("overlap");
     }
 
+    /**
+     * One tile is the untiled decode: the same calls on the same data. Not compared bit for bit, because the
+     * vectorised kernels may round differently from one call to the next (summation order across threads,
+     * code compiled in between); 1e-5 is far above float32 rounding of this network (about 1e-7 relative)
+     * and far below any tiling effect (the cases below: 1e-1).
+     */
     @Test
-    void latentsThatFitOneTileDecodeExactlyAsUntiled() {
+    void latentsThatFitOneTileDecodeAsUntiled() {
         Vae vae = tinySd15();
         Tensor z = new TorchCpuRandom(1).randn(1, 4, 12, 10);
 
-        assertThat(vae.decode(z, new VaeTiling(12, 4)).data).containsExactly(vae.decode(z).data);
+        Tensor tiled = vae.decode(z, new VaeTiling(12, 4)), whole = vae.decode(z);
+
+        assertThat(tiled.shape).containsExactly(whole.shape);
+        assertThat(Fixtures.relativeError(tiled.data, whole.data)).isLessThanOrEqualTo(1e-5);
     }
 
     /**
