@@ -82,6 +82,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());
         cl.addSubcommand(new ServeCommand());
+        cl.addSubcommand(new BenchCommand());
         cl.addSubcommand(new CommandLine.HelpCommand());
         cl.setOut(out);
         cl.setErr(err);

@@ -8,6 +8,7 @@ import io.jdiffusion.prompt.Embedding;
 import io.jdiffusion.prompt.Embeddings;
 import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.prompt.PromptEncoder;
+import io.jdiffusion.model.vae.VaeTiling;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.NoiseSource;
 import io.jdiffusion.tensor.Ops;
@@ -155,10 +156,15 @@ public final class LoadedModel {
      * float32 as the reference does, then decodes.
      */
     public Tensor decode(Tensor latents) {
+        return decode(latents, null);
+    }
+
+    /** As {@link #decode(Tensor)}, tile by tile when {@code tiling} is not null (--vae-tiling). */
+    public Tensor decode(Tensor latents, VaeTiling tiling) {
         Tensor z = latents.copy();
         float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();
         for (int i = 0; i < z.data.length; i++) z.data[i] = z.data[i] / sf + shift;
-        return vae.decode(z);
+        return vae.decode(z, tiling);
     }
 
     /**

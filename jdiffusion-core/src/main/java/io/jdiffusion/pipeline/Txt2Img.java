@@ -1,6 +1,7 @@
 package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.addon.ModelAddons;
+import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
@@ -37,6 +38,14 @@ public final class Txt2Img {
      */
     public static List<GeneratedImage> run(LoadedModel model, Txt2ImgRequest request, StepListener listener) {
         return run(model, request, null, listener);
+    }
+
+    /**
+     * The guided network a run of this request samples with: its prompts encoded (both text encoders and
+     * the added conditioning for SDXL) and classifier-free guidance around the UNet. For timing one step.
+     */
+    public static NoisePredictor denoiser(LoadedModel model, Txt2ImgRequest request) {
+        return Generation.Conditioning.of(model, request.validate()).predictor(model);
     }
 
     /** Loads the request's model, puts the add-ons on it and runs it with the hires fix (null for none). */

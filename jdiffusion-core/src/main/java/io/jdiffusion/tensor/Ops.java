@@ -20,6 +20,7 @@ public final class Ops {
 
     /** y = x·Wᵀ + b over the last dim: x [..., K], w [N, K], b [N] or null → [..., N]. */
     public static Tensor linear(Tensor x, Weight w, Weight b) {
+        FlopCounter.linear(x, w);
         int k = x.dim(-1);
         int n = w.dim(0);
         if (w.rank() != 2 || w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
@@ -34,6 +35,7 @@ public final class Ops {
 
     /** 2-D convolution, NCHW, square stride and zero padding; w [Cout, Cin, kh, kw]. */
     public static Tensor conv2d(Tensor x, Weight w, Weight b, int stride, int padding) {
+        FlopCounter.conv2d(x, w, stride, padding);
         int cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         int kh = w.dim(2), kw = w.dim(3);
         if (w.rank() != 4 || w.dim(1) != cin) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
@@ -106,6 +108,7 @@ public final class Ops {
      * {@code heads} heads; scale 1/sqrt(C/heads); causal masks key j > query i. Returns [B, Tq, C].
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
+        FlopCounter.attention(q, k, heads);
         return Attention.attention(MicroKernels.PREFERRED, Attention.Tiles.DEFAULT, q, k, v, heads, causal);
     }
 

@@ -79,16 +79,79 @@ public final class Vae {
 
     /** latents [B, latent_channels, h, w] (unscaled) → image [B, out_channels, h·f, w·f], about [-1, 1]. */
     public Tensor decode(Tensor latents) {
+        return decode(latents, null);
+    }
+
+    /** As {@link #decode(Tensor)}, decoding tile by tile when {@code tiling} is not null (see {@link VaeTiling}). */
+    public Tensor decode(Tensor latents, VaeTiling tiling) {
         if (latents.rank() != 4 || latents.dim(1) != config.latentChannels()) {
             throw new IllegalArgumentException("VAE latents " + latents + ", expected [B, " + config.latentChannels() + ", h, w]");
         }
         Tensor[] images = new Tensor[latents.dim(0)];
         for (int b = 0; b < images.length; b++) {
             Tensor z = latents.dim(0) == 1 ? latents : latents.slice0(b, 1);
-            if (postQuantConv != null) z = postQuantConv.apply(z);
-            images[b] = decoder.forward(z);
+            boolean oneTile = tiling == null || (z.dim(2) <= tiling.tile() && z.dim(3) <= tiling.tile());
+            images[b] = oneTile ? decodeWhole(z) : decodeTiled(z, tiling);
         }
         return images.length == 1 ? images[0] : Tensor.cat0(images);
+    }
+
+    /** One latent image [1, C, h, w] → [1, out, h·f, w·f]. */
+    private Tensor decodeWhole(Tensor z) {
+        if (postQuantConv != null) z = postQuantConv.apply(z);
+        return decoder.forward(z);
+    }
+
+    /**
+     * One latent image decoded tile by tile, the tiles cross-faded over their overlaps (see {@link VaeTiling}):
+     * the decoder's head runs on the whole image, its tail (where the feature maps are large) per tile.
+     */
+    private Tensor decodeTiled(Tensor z, VaeTiling tiling) {
+        int h = z.dim(2), w = z.dim(3), f = downscaleFactor();
+        Tensor features = decoder.head(postQuantConv != null ? postQuantConv.apply(z) : z);
+        int hs = decoder.headScale();
+        int[] ys = tiling.starts(h), xs = tiling.starts(w);
+        int th = Math.min(h, tiling.tile()), tw = Math.min(w, tiling.tile());
+        int outH = h * f, outW = w * f, outC = config.outChannels();
+        float[] sum = new float[outC * outH * outW];
+        float[] weightSum = new float[outH * outW];
+        int[] ysPx = scaled(ys, f), xsPx = scaled(xs, f);
+        for (int ty = 0; ty < ys.length; ty++) {
+            float[] wy = VaeTiling.feather(ysPx, ty, th * f, outH);
+            for (int tx = 0; tx < xs.length; tx++) {
+                float[] wx = VaeTiling.feather(xsPx, tx, tw * f, outW);
+                Tensor image = decoder.tail(crop(features, ys[ty] * hs, xs[tx] * hs, th * hs, tw * hs));
+                int y0 = ysPx[ty], x0 = xsPx[tx], ih = th * f, iw = tw * f;
+                for (int y = 0; y < ih; y++) {
+                    for (int x = 0; x < iw; x++) {
+                        float wgt = wy[y] * wx[x];
+                        int o = (y0 + y) * outW + x0 + x;
+                        weightSum[o] += wgt;
+                        for (int c = 0; c < outC; c++) sum[c * outH * outW + o] += wgt * image.data[(c * ih + y) * iw + x];
+                    }
+                }
+            }
+        }
+        for (int c = 0; c < outC; c++) {
+            for (int i = 0; i < outH * outW; i++) sum[c * outH * outW + i] /= weightSum[i];
+        }
+        return new Tensor(sum, 1, outC, outH, outW);
+    }
+
+    private static int[] scaled(int[] v, int f) {
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = v[i] * f;
+        return out;
+    }
+
+    /** x[:, :, y0:y0+th, x0:x0+tw] of a [1, C, h, w] tensor. */
+    private static Tensor crop(Tensor z, int y0, int x0, int th, int tw) {
+        int ch = z.dim(1), h = z.dim(2), w = z.dim(3);
+        float[] out = new float[ch * th * tw];
+        for (int c = 0; c < ch; c++) {
+            for (int y = 0; y < th; y++) System.arraycopy(z.data, (c * h + y0 + y) * w + x0, out, (c * th + y) * tw, tw);
+        }
+        return new Tensor(out, 1, ch, th, tw);
     }
 
     /** image [B, in_channels, H, W] in [-1, 1] → the latent distribution (mean and clamped logvar). */
@@ -187,14 +250,47 @@ public final class Vae {
         }
 
         Tensor forward(Tensor z) {
+            return tail(head(z));
+        }
+
+        /**
+         * How many up blocks' resnets the head runs: those at the latents' resolution and at twice it. Their
+         * feature maps are small (at most 4× the latent pixels), and with the mid block they hold the
+         * decoder's only global operation, the attention, which must see the whole image.
+         */
+        int headUpBlocks() {
+            return Math.min(2, upResnets.size());
+        }
+
+        /** The head's output resolution relative to the latents'. */
+        int headScale() {
+            return 1 << (headUpBlocks() - 1);
+        }
+
+        /** conv_in, the mid block and the first up blocks' resnets: latents → a feature map at headScale(). */
+        Tensor head(Tensor z) {
             Tensor h = convIn.apply(z);
             h = midBlock.forward(h);
-            for (int i = 0; i < upResnets.size(); i++) {
+            for (int i = 0; i < headUpBlocks(); i++) {
                 for (ResnetBlock2D resnet : upResnets.get(i)) h = resnet.forward(h, null);
-                Conv2d up = upsamplers.get(i);
-                if (up != null) h = up.apply(Ops.upsampleNearest2x(h));
+                if (i < headUpBlocks() - 1) h = upsample(i, h);
+            }
+            return h;
+        }
+
+        /** The rest, where the feature maps are large: the head's output → image. Local but for its GroupNorms. */
+        Tensor tail(Tensor h) {
+            h = upsample(headUpBlocks() - 1, h);
+            for (int i = headUpBlocks(); i < upResnets.size(); i++) {
+                for (ResnetBlock2D resnet : upResnets.get(i)) h = resnet.forward(h, null);
+                h = upsample(i, h);
             }
             return convOut.apply(convNormOut.applySilu(h));
+        }
+
+        private Tensor upsample(int block, Tensor h) {
+            Conv2d up = upsamplers.get(block);
+            return up == null ? h : up.apply(Ops.upsampleNearest2x(h));
         }
     }
 
