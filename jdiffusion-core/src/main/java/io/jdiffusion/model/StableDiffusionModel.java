@@ -65,16 +65,25 @@ public record StableDiffusionModel(
 
     /** The same model with other UNet weights of the same architecture (LoRAs merged in). */
     public StableDiffusionModel withUnetWeights(Weights newUnet) {
-        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, newUnet, vaeConfig, vae, scheduler);
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, newUnet, vaeConfig, vae, scheduler,
+                textEncoder2, forceZerosForEmptyPrompt);
     }
 
     /** The same model with another text encoder (LoRAs merged in). */
     public StableDiffusionModel withTextEncoder(TextEncoderSpec newTextEncoder) {
-        return new StableDiffusionModel(source, layout, family, newTextEncoder, unetConfig, unet, vaeConfig, vae, scheduler);
+        return new StableDiffusionModel(source, layout, family, newTextEncoder, unetConfig, unet, vaeConfig, vae, scheduler,
+                textEncoder2, forceZerosForEmptyPrompt);
+    }
+
+    /** The same model with another second text encoder (SDXL; LoRAs merged in). */
+    public StableDiffusionModel withTextEncoder2(TextEncoderSpec newTextEncoder2) {
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, scheduler,
+                newTextEncoder2, forceZerosForEmptyPrompt);
     }
 
     /** The same model with another VAE (--vae). */
     public StableDiffusionModel withVae(VaeConfig newVaeConfig, Weights newVae) {
-        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, newVaeConfig, newVae, scheduler);
+        return new StableDiffusionModel(source, layout, family, textEncoder, unetConfig, unet, newVaeConfig, newVae, scheduler,
+                textEncoder2, forceZerosForEmptyPrompt);
     }
 }

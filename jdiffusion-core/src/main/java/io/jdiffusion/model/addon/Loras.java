@@ -31,15 +31,19 @@ public final class Loras {
     /** The model with these LoRAs merged into its UNet and text encoder; the model itself when the list is empty. */
     public static StableDiffusionModel apply(StableDiffusionModel model, List<LoraSpec> loras) {
         if (loras.isEmpty()) return model;
-        List<Patch> unet = new ArrayList<>(), text = new ArrayList<>();
+        List<Patch> unet = new ArrayList<>(), text = new ArrayList<>(), text2 = new ArrayList<>();
         for (LoraSpec spec : loras) {
             LoraFile file = LoraFile.read(spec.file());
             for (LoraFile.Module m : file.modules()) {
                 switch (m.network()) {
                     case UNET -> unet.add(new Patch(file, m, m.scale(spec.unetWeight())));
                     case TEXT_ENCODER -> text.add(new Patch(file, m, m.scale(spec.textEncoderWeight())));
-                    case TEXT_ENCODER_2 -> throw mismatch(file, m, model.family(),
-                            "it adapts a second text encoder, which only SDXL has");
+                    case TEXT_ENCODER_2 -> {
+                        if (model.textEncoder2() == null) {
+                            throw mismatch(file, m, model.family(), "it adapts a second text encoder, which only SDXL has");
+                        }
+                        text2.add(new Patch(file, m, m.scale(spec.textEncoderWeight())));
+                    }
                 }
             }
         }
@@ -48,6 +52,10 @@ public final class Loras {
         if (!text.isEmpty()) {
             TextEncoderSpec te = model.textEncoder();
             out = out.withTextEncoder(new TextEncoderSpec(te.config(), merge(te.weights(), text, model.family()), te.padToken()));
+        }
+        if (!text2.isEmpty()) {
+            TextEncoderSpec te2 = model.textEncoder2();
+            out = out.withTextEncoder2(new TextEncoderSpec(te2.config(), merge(te2.weights(), text2, model.family()), te2.padToken()));
         }
         return out;
     }

@@ -154,6 +154,36 @@ class LorasTest {
     }
 
     @Test
+    void sdxlLorasAdaptBothTextEncodersAndKeepTheRestOfTheModel() throws IOException {
+        StableDiffusionModel sdxl = ModelLoader.load(Fixtures.require("tiny-sdxl"));
+        var q1 = sdxl.textEncoder().weights().get("text_model.encoder.layers.0.self_attn.q_proj.weight");
+        var q2 = sdxl.textEncoder2().weights().get("text_model.encoder.layers.0.self_attn.q_proj.weight");
+        int w1 = q1.dim(1), w2 = q2.dim(1);
+        float[] up1 = new float[w1], up2 = new float[w2], down1 = new float[w1], down2 = new float[w2];
+        java.util.Arrays.fill(up1, 0.5f);
+        java.util.Arrays.fill(down1, 0.25f);
+        java.util.Arrays.fill(up2, -0.5f);
+        java.util.Arrays.fill(down2, 0.125f);
+        Path lora = dir.resolve("sdxl-lora.safetensors");
+        SafeTensorsWriter.write(lora, Map.of(
+                "lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", Weight.ofFloats("d1", down1, 1, w1),
+                "lora_te1_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", Weight.ofFloats("u1", up1, w1, 1),
+                "lora_te2_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight", Weight.ofFloats("d2", down2, 1, w2),
+                "lora_te2_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight", Weight.ofFloats("u2", up2, w2, 1)), Map.of());
+        StableDiffusionModel merged = Loras.apply(sdxl, List.of(new LoraSpec(lora, 1.0)));
+        assertThat(merged.textEncoder2()).as("SDXL keeps its second encoder").isNotNull();
+        assertThat(merged.forceZerosForEmptyPrompt()).isEqualTo(sdxl.forceZerosForEmptyPrompt());
+        // rank 1, no alpha: W' = W + up·down, the same shift in every element
+        var m1 = merged.textEncoder().weights().get("text_model.encoder.layers.0.self_attn.q_proj.weight");
+        var m2 = merged.textEncoder2().weights().get("text_model.encoder.layers.0.self_attn.q_proj.weight");
+        assertThat((double) m1.get(3) - q1.get(3)).isCloseTo(0.125, org.assertj.core.data.Offset.offset(1e-3));
+        assertThat((double) m2.get(3) - q2.get(3)).isCloseTo(-0.0625, org.assertj.core.data.Offset.offset(1e-3));
+        // the other with* copies keep the second encoder too
+        assertThat(sdxl.withUnetWeights(sdxl.unet()).textEncoder2()).isNotNull();
+        assertThat(sdxl.withVae(sdxl.vaeConfig(), sdxl.vae()).textEncoder2()).isNotNull();
+    }
+
+    @Test
     void notALoraIsRefused() {
         Path model = Fixtures.require("tiny-sd15.safetensors");
         assertThatThrownBy(() -> LoraFile.read(model)).hasMessage(model + ": is a whole checkpoint, not a LoRA (use it as --model)");
