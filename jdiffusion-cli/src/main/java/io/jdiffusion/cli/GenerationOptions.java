@@ -95,7 +95,8 @@ final class GenerationOptions {
     List<String> embeddingSpecs = new ArrayList<>();
 
     @Option(names = "--embeddings-dir", paramLabel = "DIR",
-            description = "Every embedding (.pt, .bin, .safetensors) in DIR, called by its file name without the extension.")
+            description = "Every embedding (.pt, .bin, .safetensors) in DIR, called by its file name without the extension "
+                    + "(default with --models-dir: its embeddings folder). Files made for another model family are skipped.")
     Path embeddingsDir;
 
     @Option(names = "--config", paramLabel = "DIR",
@@ -180,6 +181,7 @@ final class GenerationOptions {
         checkPreview();
         embeddings = new ArrayList<>();
         if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
+        else if (models != null) embeddings.addAll(EmbeddingFile.inModelsDir(models)); // A1111's embeddings/ folder
         for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
         Embeddings.load(embeddings); // unreadable files fail before the model loads
         // last, so that a mistake in any other flag is reported before a download starts

@@ -40,7 +40,7 @@ final class Generation {
         static Conditioning of(LoadedModel model, Txt2ImgRequest request) {
             int batch = request.batchSize(), clipSkip = request.clipSkip();
             boolean guided = request.cfgScale() > 1.0;
-            Embeddings embeddings = Embeddings.load(request.embeddings());
+            Embeddings embeddings = model.usable(Embeddings.load(request.embeddings()));
             PromptEmbedding cond = model.encodePrompt(request.prompt(), clipSkip, embeddings);
             PromptEmbedding uncond = guided ? model.encodeNegativePrompt(request.negativePrompt(), clipSkip, embeddings) : null;
             if (uncond != null && uncond.context().dim(1) != cond.context().dim(1)) {
