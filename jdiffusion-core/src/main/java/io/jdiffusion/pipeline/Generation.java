@@ -7,6 +7,7 @@ import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.prompt.Embeddings;
 import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.NoiseSource;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.Samplers;
@@ -94,6 +95,22 @@ final class Generation {
     /** The channels a 9-channel inpainting UNet takes after the latents: mask ‖ masked-image latents. */
     static Tensor inpaintingChannels(Tensor latentMask, Tensor maskedImageLatents) {
         return Ops.concatChannels(latentMask, maskedImageLatents);
+    }
+
+    /**
+     * The UNet's extra input channels when there is no picture (txt2img and its hires fix), or null for an
+     * ordinary model. An inpainting model paints everything, as A1111 runs it in txt2img: a mask of ones and
+     * the latents of a mid-gray image (0 in [-1, 1]), encoded with {@code rng} after the noise is drawn. A
+     * depth model needs a picture: refused.
+     */
+    static Tensor channelsWithoutPicture(LoadedModel model, int batch, int width, int height, NoiseSource rng) {
+        int in = model.unetInChannels(), latent = model.latentChannels(), scale = model.vaeScale();
+        if (in == latent) return null;
+        if (in != 2 * latent + 1) Img2Img.requireKnownUNet(model); // a depth model or an unknown kind: one line
+        Tensor gray = Generation.repeat(model.encodeImage(new Tensor(new float[3 * width * height], 1, 3, height, width), rng), batch);
+        Tensor everything = new Tensor(new float[batch * (height / scale) * (width / scale)], batch, 1, height / scale, width / scale);
+        Arrays.fill(everything.data, 1f);
+        return inpaintingChannels(everything, gray);
     }
 
     /**

@@ -68,6 +68,10 @@ public final class Img2Img {
 
     static void requireKnownUNet(LoadedModel model) {
         int in = model.unetInChannels(), latent = model.latentChannels();
+        if (in == latent + 1) {
+            throw new JDiffusionException(model.model().source() + ": a depth model (the UNet takes " + in
+                    + " input channels: latents + depth); use depth2img with it");
+        }
         if (in != latent && in != 2 * latent + 1) {
             throw new JDiffusionException(model.model().source() + ": the UNet takes " + in + " input channels; image pipelines need "
                     + latent + " (an ordinary model) or " + (2 * latent + 1) + " (an inpainting model)");
