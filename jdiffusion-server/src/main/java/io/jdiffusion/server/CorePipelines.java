@@ -107,7 +107,11 @@ final class CorePipelines implements Img2ImgPipeline {
                 Map.entry("--prompt", "prompt"),
                 Map.entry("--negative-prompt", "negative_prompt"),
                 Map.entry("--extend", "left, top, right, bottom"),
-                Map.entry("--overlap", "overlap"));
+                Map.entry("--overlap", "overlap"),
+                Map.entry("--hires-scale", "hr_scale"),
+                Map.entry("--hires-steps", "hr_second_pass_steps"),
+                Map.entry("--hires-denoise", "denoising_strength"),
+                Map.entry("--hires-upscaler", "hr_upscaler"));
 
         private CoreErrors() {
         }
