@@ -216,7 +216,7 @@ final class GenerationOptions {
 
     private Txt2ImgRequest request(int width, int height, SizeConditioning sizes) {
         if (resolvedSeed == null) resolvedSeed = randomSeed() ? randomSeedValue() : parseSeed(seed);
-        return new Txt2ImgRequest(model, configDir, tags == null ? prompt : tags.prompt(), negativePrompt, sampler, steps,
+        return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps,
                 cfgScale, resolvedSeed, width, height, batchSize, clipSkip, predictionType, !noWatermark, sizes,
                 embeddings == null ? List.of() : embeddings);
     }

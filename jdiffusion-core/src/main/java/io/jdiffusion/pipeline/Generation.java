@@ -2,6 +2,7 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.prompt.Embeddings;
@@ -42,7 +43,10 @@ final class Generation {
             int batch = request.batchSize(), clipSkip = request.clipSkip();
             boolean guided = request.cfgScale() > 1.0;
             Embeddings embeddings = model.usable(Embeddings.load(request.embeddings()));
-            PromptEmbedding cond = model.encodePrompt(request.prompt(), clipSkip, embeddings);
+            // the prompt keeps its <lora:...>/<hypernet:...> tags for the infotext, as A1111 writes it; whoever
+            // built the request applied them to the model, and they are not text for the encoder
+            String prompt = ExtraNetworks.extract(request.prompt()).prompt();
+            PromptEmbedding cond = model.encodePrompt(prompt, clipSkip, embeddings);
             PromptEmbedding uncond = guided ? model.encodeNegativePrompt(request.negativePrompt(), clipSkip, embeddings) : null;
             if (uncond != null && uncond.context().dim(1) != cond.context().dim(1)) {
                 // prompts of different chunk counts: the shorter is padded with empty-prompt chunks (A1111's
