@@ -128,25 +128,42 @@ async function run(page) {
   for (let i = 1; i <= 10; i++) await page.mouse.move(...toScreen(STROKE.x0 + (STROKE.x1 - STROKE.x0) * i / 10, STROKE.y));
   await page.mouse.up();
 
+  result.inpaint = await inpaint(page, original, 3);
+
+  // 4. the same mask, "Only masked" with "fill": a crop around the stroke is repainted and pasted back
+  await page.selectOption('#inpaint_full_res', 'true');
+  await page.selectOption('#inpainting_fill', '0');
+  result.onlyMasked = await inpaint(page, original, 4);
+  result.errorShown = result.errorShown || !(await page.locator('#error').isHidden());
+  return result;
+}
+
+/**
+ * Clicks Generate on the inpaint tab and waits for the gallery's {@code count}th image; returns what was
+ * sent (the mask read back in the page) and how the result differs from {@code original}.
+ */
+async function inpaint(page, original, count) {
   const sent = page.waitForRequest((r) => r.url().endsWith('/sdapi/v1/img2img') && r.method() === 'POST');
   await page.click('#generate');
   const body = JSON.parse((await sent).postData());
-  result.request = {
-    hasInitImage: Array.isArray(body.init_images) && body.init_images.length === 1,
-    width: body.width, height: body.height, denoising_strength: body.denoising_strength,
-    inpainting_fill: body.inpainting_fill, inpaint_full_res: body.inpaint_full_res,
+  const facts = {
+    request: {
+      hasInitImage: Array.isArray(body.init_images) && body.init_images.length === 1,
+      width: body.width, height: body.height, denoising_strength: body.denoising_strength,
+      inpainting_fill: body.inpainting_fill, inpaint_full_res: body.inpaint_full_res,
+      inpaint_full_res_padding: body.inpaint_full_res_padding,
+    },
+    mask: await maskFacts(page, body.mask),
   };
-  result.mask = await maskFacts(page, body.mask);
-  log(`mask ${JSON.stringify(result.mask)}`);
-  await page.waitForFunction(() => document.querySelectorAll('#gallery img').length === 3
-      && document.getElementById('progress-text').textContent === 'done');
-  result.inpaint = await decodedSize(page, '#gallery img:first-child');
-  result.inpaintInfotext = await page.textContent('#infotext');
-  result.errorShown = result.errorShown || !(await page.locator('#error').isHidden());
+  await page.waitForFunction((n) => document.querySelectorAll('#gallery img').length === n
+      && document.getElementById('progress-text').textContent === 'done', count);
+  facts.image = await decodedSize(page, '#gallery img:first-child');
+  facts.infotext = await page.textContent('#infotext');
   const inpainted = await page.getAttribute('#gallery img:first-child', 'src');
-  result.change = await compare(page, original, inpainted);
-  log(`inpaint image ${JSON.stringify(result.inpaint)}, change ${JSON.stringify(result.change)}`);
-  return result;
+  facts.change = await compare(page, original, inpainted);
+  log(`inpaint ${JSON.stringify(facts.request)}: mask ${JSON.stringify(facts.mask)}, image ${JSON.stringify(facts.image)},`
+      + ` change ${JSON.stringify(facts.change)}`);
+  return facts;
 }
 
 /** Moves a slider (Playwright cannot type into one) as a drag would: the value, then an input event. */

@@ -98,26 +98,43 @@ class BrowserTest {
 
         // inpaint: the page sent the picture and a mask at its size, white on the stroke, black far from it
         assertThat(r.get("initSizeText").asText()).startsWith("128×64");
-        JsonNode request = r.get("request");
+        JsonNode whole = r.get("inpaint");
+        assertInpainted(whole, 1, false);
+        assertThat(whole.get("infotext").asText()).contains("Denoising strength: 0.9", "Mask blur: 4", "Seed: 99")
+                .doesNotContain("Masked content", "Inpaint area");
+        JsonNode onlyMasked = r.get("onlyMasked");
+        assertInpainted(onlyMasked, 0, true);
+        assertThat(onlyMasked.get("request").get("inpaint_full_res_padding").asInt()).isEqualTo(32);
+        assertThat(onlyMasked.get("infotext").asText()).contains("Masked content: fill", "Inpaint area: Only masked",
+                "Masked area padding: 32");
+        assertThat(r.get("errorShown").asBoolean()).as("an error shown on the page").isFalse();
+    }
+
+    /**
+     * One inpainting from the page: what it sent, and the result: decoded at the picture's size, unchanged
+     * far from the stroke, changed under it.
+     */
+    private static void assertInpainted(JsonNode inpaint, int fill, boolean onlyMasked) {
+        JsonNode request = inpaint.get("request");
         assertThat(request.get("hasInitImage").asBoolean()).isTrue();
         assertThat(request.get("width").asInt()).isEqualTo(128);
         assertThat(request.get("height").asInt()).isEqualTo(64);
         assertThat(request.get("denoising_strength").asDouble()).isEqualTo(0.9);
-        JsonNode mask = r.get("mask");
+        assertThat(request.get("inpainting_fill").asInt()).isEqualTo(fill);
+        assertThat(request.get("inpaint_full_res").asBoolean()).isEqualTo(onlyMasked);
+        JsonNode mask = inpaint.get("mask");
         assertThat(mask.get("width").asInt()).isEqualTo(128);
         assertThat(mask.get("height").asInt()).isEqualTo(64);
         assertThat(mask.get("strokeWhite").asInt()).as("mask white along the stroke").isEqualTo(mask.get("strokeCount").asInt());
         assertThat(mask.get("farNotBlack").asInt()).as("mask pixels set far from the stroke").isZero();
 
-        assertDecoded(r.get("inpaint"), 128, 64);
-        assertThat(r.get("inpaintInfotext").asText()).contains("Denoising strength: 0.9", "Mask blur: 4", "Seed: 99");
-        JsonNode change = r.get("change");
+        assertDecoded(inpaint.get("image"), 128, 64);
+        JsonNode change = inpaint.get("change");
         assertThat(change.get("sameSize").asBoolean()).isTrue();
         assertThat(change.get("farValues").asInt()).isPositive();
         assertThat(change.get("farMaxDelta").asInt()).as("largest change far from the stroke").isZero();
         assertThat(change.get("coreValues").asInt()).isPositive();
         assertThat(change.get("coreMeanDelta").asDouble()).as("mean change under the stroke").isGreaterThan(4);
-        assertThat(r.get("errorShown").asBoolean()).as("an error shown on the page").isFalse();
     }
 
     private static void assertDecoded(JsonNode image, int width, int height) {
