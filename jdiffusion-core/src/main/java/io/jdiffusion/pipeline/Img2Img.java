@@ -45,7 +45,8 @@ public final class Img2Img {
             // an inpainting model: repaint everything, no overlay
             byte[] everything = new byte[params.width() * params.height()];
             java.util.Arrays.fill(everything, (byte) 255);
-            return Inpaint.run(model, params, init, everything, null, request.strength(), Map.of(), listener);
+            return Inpaint.run(model, params, init, everything, null, request.strength(), MaskedContent.ORIGINAL, Map.of(),
+                    listener);
         }
         Generation.Conditioning text = Generation.Conditioning.of(model, params);
         Sampler sampler = Generation.sampler(model, params);

@@ -110,7 +110,9 @@ class ValidationTest {
                 Arguments.of(IMG2IMG, "{" + init + ", \"resize_mode\": 3}", 422, "resize_mode"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": 0.01}", 422, "denoising_strength"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": \"strong\"}", 422, "denoising_strength"),
-                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res\": true}", 422, "inpaint_full_res"),
+                // the mask is black: nothing to inpaint on its own
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res\": true}", 422, "mask"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res_padding\": -1}", 422, "inpaint_full_res_padding"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"mask_blur\": -1}", 422, "mask_blur"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_fill\": 4}", 422, "inpainting_fill"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_mask_invert\": 2}", 422, "inpainting_mask_invert"),
