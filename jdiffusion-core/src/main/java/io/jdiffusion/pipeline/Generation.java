@@ -69,6 +69,11 @@ final class Generation {
         NoisePredictor predictor(LoadedModel model, Tensor extraChannels) {
             return model.guided(uncond, cond, addedUncond, addedCond, cfgScale, extraChannels);
         }
+
+        /** For the x4 upscaler: the UNet also sees {@code extraChannels} after the latents and {@code classLabel} (the noise level). */
+        NoisePredictor predictor(LoadedModel model, Tensor extraChannels, int classLabel) {
+            return model.guided(uncond, cond, cfgScale, extraChannels, classLabel);
+        }
     }
 
     /** Loads the job's model with its add-ons, after checking what can be checked without it (so a bad sampler fails fast). */
