@@ -13,7 +13,6 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
-import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -31,13 +30,9 @@ class UpscaleParityTest {
     static Path folder;
     static LoadedModel model;
 
-    /** The generated fixture folder on the test classpath. */
+    /** The generated fixture folder. */
     static Path fixtureFolder() {
-        try {
-            return Path.of(UpscaleParityTest.class.getResource("/generated/tiny-sd-x4-upscaler/model_index.json").toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
+        return Fixtures.generated("tiny-sd-x4-upscaler");
     }
 
     @BeforeAll
