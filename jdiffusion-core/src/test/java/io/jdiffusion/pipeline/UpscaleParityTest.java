@@ -5,13 +5,17 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.SafeTensors;
 import io.jdiffusion.model.Json;
 import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.UNetConfig;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
 import io.jdiffusion.testing.ImageDelta;
+import io.jdiffusion.testing.Sd2OriginalLayout;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,8 +62,12 @@ class UpscaleParityTest {
     @TestFactory
     List<DynamicTest> latentsAndImagesMatchDiffusers() {
         List<DynamicTest> tests = new ArrayList<>();
-        for (JsonNode c : cases()) {
-            tests.add(DynamicTest.dynamicTest(c.get("name").asText(), () -> {
+        for (JsonNode c : cases()) tests.add(DynamicTest.dynamicTest(c.get("name").asText(), () -> check(model, c)));
+        return tests;
+    }
+
+    /** Runs the case on the model and compares the final latents and every image with the reference. */
+    private static void check(LoadedModel model, JsonNode c) {
                 Tensor[] last = new Tensor[1];
                 List<GeneratedImage> images = Upscale.run(model, request(c, folder), (step, total, latents) -> {
                     last[0] = latents;
@@ -81,9 +89,47 @@ class UpscaleParityTest {
                     ImageDelta.between(image, folder.resolve(outputs.get(i).asText()))
                             .assertWithinTolerance(c.get("name").asText() + " image " + (i + 1));
                 }
-            }));
+    }
+
+    /**
+     * The folder written as the original single file (as x4-upscaler-ema.safetensors is laid out): the loader
+     * infers what the folder's configs say, except GroupNorm's groups (the published 32, which the tiny widths
+     * cannot have) and the tokenizer, which the file does not carry.
+     */
+    @Test
+    void singleFileInfersTheUpscalersArchitecture(@TempDir Path dir) {
+        Path file = dir.resolve("x4-upscaler-tiny.safetensors");
+        Sd2OriginalLayout.write(folder, file);
+        StableDiffusionModel single = ModelLoader.load(file, null), diffusers = model.model();
+        UNetConfig inferred = single.unetConfig(), expected = diffusers.unetConfig();
+        assertThat(inferred.inChannels()).isEqualTo(expected.inChannels());
+        assertThat(inferred.numClassEmbeds()).isEqualTo(expected.numClassEmbeds());
+        assertThat(inferred.downAttention()).containsExactly(expected.downAttention());
+        for (int l = 0; l < expected.headsPerBlock().length; l++) {
+            if (!expected.downAttention()[l]) continue; // a level without transformers has no use for either
+            assertThat(inferred.headsPerBlock()[l]).as("heads at level " + l).isEqualTo(expected.headsPerBlock()[l]);
+            assertThat(inferred.onlyCrossAttention()[l]).as("only_cross_attention at level " + l).isEqualTo(expected.onlyCrossAttention()[l]);
         }
-        return tests;
+        assertThat(inferred.crossAttentionDim()).isEqualTo(expected.crossAttentionDim());
+        assertThat(inferred.useLinearProjection()).isEqualTo(expected.useLinearProjection());
+        assertThat(single.vaeConfig().scalingFactor()).isEqualTo(diffusers.vaeConfig().scalingFactor());
+        assertThat(single.vaeConfig().blockOutChannels()).containsExactly(diffusers.vaeConfig().blockOutChannels());
+        assertThat(single.textEncoder().config().numLayers()).isEqualTo(diffusers.textEncoder().config().numLayers());
+        for (String key : new String[]{"beta_start", "beta_end", "num_train_timesteps"}) {
+            assertThat(single.scheduler().doubleOr(key, -1)).as(key).isEqualTo(diffusers.scheduler().doubleOr(key, -2));
+        }
+        for (String key : new String[]{"beta_schedule", "prediction_type"}) {
+            assertThat(single.scheduler().textOr(key, "?")).as(key).isEqualTo(diffusers.scheduler().textOr(key, "!"));
+        }
+    }
+
+    /** The single file with the folder's configs (--config) draws the reference images. */
+    @Test
+    void singleFileWithTheFoldersConfigsMatchesDiffusers(@TempDir Path dir) {
+        Path file = dir.resolve("x4-upscaler-tiny.safetensors");
+        Sd2OriginalLayout.write(folder, file);
+        LoadedModel single = new LoadedModel(ModelLoader.load(file, folder));
+        for (JsonNode c : cases()) check(single, c);
     }
 
     @Test
