@@ -78,7 +78,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new InpaintCommand(workDir));
         cl.addSubcommand(new OutpaintCommand(workDir));
         cl.addSubcommand(new Depth2ImgCommand(workDir));
-        cl.addSubcommand(new UpscaleCommand(workDir));
+        cl.addSubcommand(UpscaleCommand.commandLine(workDir));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());

@@ -96,7 +96,14 @@ class UpscaleCommandTest {
         List<String> args = caseArgs(fixtureCase("upscale_ddim"), folder());
         args.subList(1, 3).clear();
         Result r = run(args);
-        assertThat(r.exitCode()).isEqualTo(1);
-        assertThat(r.err().strip()).doesNotContain("\n").startsWith("error: --model:");
+        assertThat(r.exitCode()).isEqualTo(2);
+        assertThat(r.err().strip()).doesNotContain("\n").startsWith("error: ").contains("--model");
+    }
+
+    @Test
+    void helpShowsTheUpscalersDefaults() {
+        Result r = run(List.of("upscale", "--help"));
+        assertThat(r.exitCode()).isZero();
+        assertThat(r.out()).contains("(default: " + UpscaleCommand.DEFAULT_SAMPLER + ",").contains("--noise-level").doesNotContain("sd-turbo");
     }
 }
