@@ -151,6 +151,15 @@ class UpscaleParityTest {
     }
 
     @Test
+    void txt2imgOnTheUpscalerIsOneLineError() {
+        Txt2ImgRequest params = request(cases().getFirst(), folder).params().withSize(16, 16);
+        assertThatThrownBy(() -> Txt2Img.run(model, params, null))
+                .isInstanceOf(JDiffusionException.class)
+                .hasMessageContaining("takes " + model.unetInChannels() + " input channels")
+                .hasMessageNotContaining("\n");
+    }
+
+    @Test
     void refusesANoiseLevelAboveTheModelsMaximum() {
         JsonNode c = cases().getFirst();
         UpscaleRequest base = request(c, folder);
