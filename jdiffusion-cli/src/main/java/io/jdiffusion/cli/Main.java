@@ -42,7 +42,7 @@ public final class Main implements Runnable {
     }
 
     /** The commands that run the networks. */
-    private static final java.util.Set<String> COMPUTE_COMMANDS = java.util.Set.of("txt2img", "img2img", "inpaint", "outpaint", "serve", "bench");
+    private static final java.util.Set<String> COMPUTE_COMMANDS = java.util.Set.of("txt2img", "img2img", "inpaint", "outpaint", "upscale", "serve", "bench");
 
     public static void main(String[] args) {
         PrintWriter out = new PrintWriter(System.out, true, StandardCharsets.UTF_8);
@@ -78,6 +78,7 @@ public final class Main implements Runnable {
         cl.addSubcommand(new InpaintCommand(workDir));
         cl.addSubcommand(new OutpaintCommand(workDir));
         cl.addSubcommand(new Depth2ImgCommand(workDir));
+        cl.addSubcommand(UpscaleCommand.commandLine(workDir));
         cl.addSubcommand(new InfoCommand());
         cl.addSubcommand(new WatermarkCommand());
         cl.addSubcommand(new ModelsCommand());

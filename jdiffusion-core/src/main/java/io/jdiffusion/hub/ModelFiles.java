@@ -21,7 +21,8 @@ final class ModelFiles {
 
     /** The components the txt2img pipeline loads. */
     private static final Set<String> USED_COMPONENTS = Set.of(
-            "unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler");
+            "unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler",
+            "low_res_scheduler"); // the x4 upscaler's schedule for noising its input
 
     /** Weight file preference within one network, best first (each a suffix after the base name). */
     private static final List<String> WEIGHT_CHOICES = List.of(".fp16.safetensors", ".safetensors", ".fp16.bin", ".bin");

@@ -12,8 +12,11 @@ import static io.jdiffusion.model.LdmUNetNames.indices;
  * Reads a network's architecture off its weights (internal names), for single-file checkpoints, which
  * carry no config. Sizes come from shapes and counts come from names. What no shape reveals follows the
  * published models: attention head counts (CLIP one head per 64 channels; SD 1.x UNet 8 heads per
- * attention block; SD 2.x and SDXL UNets one head per 64 channels), GroupNorm's 32 groups, the VAE's latent
- * scaling factor and SDXL's six size/crop time ids.
+ * attention block; SD 2.x and SDXL UNets one head per 64 channels; the x4 upscaler's UNet 8 per attention block),
+ * GroupNorm's 32 groups, the VAE's latent scaling factor and SDXL's six size/crop time ids.
+ *
+ * <p>The x4 upscaler is told by its UNet's class embedding (the noise-level table, {@code label_emb.weight} in
+ * the original): its attention head count and its VAE's scale differ from SD 2.x's.
  */
 final class ArchitectureInference {
     /** Channels per attention head where the published models fix the head width rather than the count. */
@@ -26,6 +29,10 @@ final class ArchitectureInference {
     private static final double SD_VAE_SCALING_FACTOR = 0.18215;
     /** SDXL retrained the VAE; its latents are scaled by this instead. */
     private static final double SDXL_VAE_SCALING_FACTOR = 0.13025;
+    /** The x4 upscaler (its x4-upscaling.yaml: num_heads 8) fixes the count too. */
+    private static final int UPSCALER_UNET_HEADS = 8;
+    /** The x4 upscaler's own VAE scales its latents by this (x4-upscaling.yaml's scale_factor). */
+    private static final double UPSCALER_VAE_SCALING_FACTOR = 0.08333;
     /** SDXL base's added time ids: original size (h, w), crop top-left (top, left), target size (h, w). */
     static final int SDXL_TIME_IDS = 6;
 
@@ -47,6 +54,8 @@ final class ArchitectureInference {
         int[] channels = new int[levels];
         boolean[] downAttention = new boolean[levels], upAttention = new boolean[levels];
         int[] depth = new int[levels], heads = new int[levels];
+        boolean[] onlyCrossAttention = new boolean[levels];
+        boolean upscaler = isUpscaler(w);
         for (int l = 0; l < levels; l++) {
             channels[l] = w.get("down_blocks." + l + ".resnets.0.conv1.weight").dim(0);
             String attention = "down_blocks." + l + ".attentions.0.";
@@ -54,7 +63,10 @@ final class ArchitectureInference {
             upAttention[l] = hasPrefix(names, "up_blocks." + l + ".attentions.0.");
             // levels without attention get 1, as diffusers' configs write it
             depth[l] = downAttention[l] ? Math.max(1, indices(names, attention + "transformer_blocks.").size()) : 1;
-            heads[l] = family == ModelFamily.SD1 ? SD1_UNET_HEADS : Math.max(1, channels[l] / HEAD_WIDTH);
+            heads[l] = family == ModelFamily.SD1 ? SD1_UNET_HEADS : upscaler ? UPSCALER_UNET_HEADS : Math.max(1, channels[l] / HEAD_WIDTH);
+            // a first attention whose keys are not the level's width attends to the text (only_cross_attention);
+            // where the text is exactly as wide it cannot be told, and self-attention is what every published model has
+            onlyCrossAttention[l] = downAttention[l] && w.get(attention + "transformer_blocks.0.attn1.to_k.weight").dim(1) != channels[l];
             if (downAttention[l] && channels[l] % heads[l] != 0) {
                 throw new JDiffusionException(w.source() + ": UNet level " + l + " has " + channels[l] + " channels, which "
                         + heads[l] + " attention heads do not divide; give the model's unet/config.json with --config");
@@ -91,7 +103,13 @@ final class ArchitectureInference {
                 linearProjection,
                 NORM_GROUPS, NORM_EPS,
                 true, 0, // sinusoidal time embedding: flip_sin_to_cos true, freq_shift 0, as in the LDM code
-                addEmbedType, perTimeId, addInput);
+                addEmbedType, perTimeId, addInput,
+                onlyCrossAttention, upscaler ? w.get("class_embedding.weight").dim(0) : 0);
+    }
+
+    /** Whether these UNet weights are the x4 upscaler's: a class embedding table (its noise levels). */
+    static boolean isUpscaler(Weights unet) {
+        return unet.has("class_embedding.weight");
     }
 
     private static String firstAttentionPrefix(Set<String> names, int levels) {
@@ -103,6 +121,11 @@ final class ArchitectureInference {
     }
 
     static VaeConfig vae(Weights w, ModelFamily family) {
+        return vae(w, family, false);
+    }
+
+    /** @param upscaler whether the VAE is the x4 upscaler's, whose latents have their own scale */
+    static VaeConfig vae(Weights w, ModelFamily family, boolean upscaler) {
         Set<String> names = w.names();
         int levels = indices(names, "encoder.down_blocks.").size();
         if (levels == 0) throw new JDiffusionException(w.source() + ": the VAE has no encoder down blocks");
@@ -115,7 +138,7 @@ final class ArchitectureInference {
                 channels,
                 indices(names, "encoder.down_blocks.0.resnets.").size(),
                 NORM_GROUPS,
-                family == ModelFamily.SDXL ? SDXL_VAE_SCALING_FACTOR : SD_VAE_SCALING_FACTOR, 0.0,
+                upscaler ? UPSCALER_VAE_SCALING_FACTOR : family == ModelFamily.SDXL ? SDXL_VAE_SCALING_FACTOR : SD_VAE_SCALING_FACTOR, 0.0,
                 w.has("quant_conv.weight"),
                 w.has("post_quant_conv.weight"),
                 hasPrefix(names, "encoder.mid_block.attentions.0."));

@@ -34,6 +34,9 @@ final class LdmUNetNames {
             "label_emb.0.0.", "add_embedding.linear_1.",
             "label_emb.0.2.", "add_embedding.linear_2.");
 
+    /** The x4 upscaler's noise-level table (an nn.Embedding, where SDXL has a Sequential under the same name). */
+    private static final String CLASS_EMBEDDING = "label_emb.weight";
+
     /** Inside a ResBlock (original) / ResnetBlock2D (diffusers). */
     private static final Map<String, String> RESNET = Map.of(
             "in_layers.0.", "norm1.",
@@ -137,6 +140,7 @@ final class LdmUNetNames {
         for (var e : TOP_LEVEL.entrySet()) {
             if (name.startsWith(e.getKey())) return leaf(e.getValue(), name.substring(e.getKey().length()));
         }
+        if (!sdxl && name.equals(CLASS_EMBEDDING)) return "class_embedding.weight";
         if (sdxl) {
             for (var e : SDXL_ADDED_EMBEDDING.entrySet()) {
                 if (name.startsWith(e.getKey())) return leaf(e.getValue(), name.substring(e.getKey().length()));

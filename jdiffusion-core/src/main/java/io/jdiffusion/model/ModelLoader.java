@@ -82,8 +82,9 @@ public final class ModelLoader {
 
         UNetConfig unetConfig = overrides.unet != null ? UNetConfig.fromDiffusers(overrides.unet)
                 : ArchitectureInference.unet(ckpt.unet(), family, text2 == null ? 0 : text2.config().projectionDim());
+        boolean upscaler = unetConfig.numClassEmbeds() > 0; // the x4 upscaler: its own VAE scale and scheduler
         VaeConfig vaeConfig = overrides.vae != null ? VaeConfig.fromDiffusers(overrides.vae)
-                : ArchitectureInference.vae(ckpt.vae(), family);
+                : ArchitectureInference.vae(ckpt.vae(), family, upscaler);
         ClipTextConfig textConfig = overrides.text != null ? ClipTextConfig.fromTransformers(overrides.text)
                 : ArchitectureInference.clipText(ckpt.text(), family);
         Weights text = ckpt.textLayersBelow(textConfig.numLayers());
@@ -94,7 +95,7 @@ public final class ModelLoader {
 
         String pad = overrides.tokenizer != null ? padToken(overrides.tokenizer, defaultPad(family)) : defaultPad(family);
         SchedulerConfig scheduler = overrides.scheduler != null ? SchedulerConfig.fromJson(overrides.scheduler)
-                : defaultScheduler(family);
+                : upscaler ? UpscalerConfig.publishedScheduler() : defaultScheduler(family);
         // SDXL base's published pipeline config zeroes an empty negative prompt
         boolean forceZeros = text2 != null && (overrides.pipeline == null
                 || Json.boolOr(overrides.pipeline, FORCE_ZEROS, true));

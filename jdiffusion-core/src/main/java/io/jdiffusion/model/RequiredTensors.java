@@ -61,6 +61,7 @@ final class RequiredTensors {
             module(out, "add_embedding.linear_1");
             module(out, "add_embedding.linear_2");
         }
+        if (c.numClassEmbeds() > 0) out.add("class_embedding.weight"); // the x4 upscaler's noise-level table
         for (int l = 0; l < levels; l++) {
             String down = "down_blocks." + l + ".";
             for (int r = 0; r < c.layersPerBlock(); r++) {

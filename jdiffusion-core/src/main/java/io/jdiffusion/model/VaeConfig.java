@@ -32,6 +32,11 @@ public record VaeConfig(
         return RecordValues.text(this);
     }
 
+    /** How many image pixels one latent pixel spans per side: 2 per downsampling level (8 for SD, 4 for the x4 upscaler). */
+    public int downscaleFactor() {
+        return 1 << (blockOutChannels.length - 1);
+    }
+
     public static VaeConfig fromDiffusers(JsonNode c) {
         return new VaeConfig(
                 Json.intOr(c, "in_channels", 3),

@@ -1,5 +1,6 @@
 package io.jdiffusion.pipeline;
 
+import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.addon.ExtraNetworks;
@@ -66,13 +67,24 @@ final class Generation {
                     addedCond, addedUncond, request.cfgScale());
         }
 
+        /** For an ordinary UNet, which takes the latents alone; a one-line error for the others (inpainting, depth, x4 upscaler). */
         NoisePredictor predictor(LoadedModel model) {
+            if (model.unetInChannels() != model.latentChannels()) {
+                throw new JDiffusionException(model.model().source() + ": the UNet takes " + model.unetInChannels()
+                        + " input channels (the latents and a conditioning image: an inpainting, depth or upscaler model); this needs an"
+                        + " ordinary model (" + model.latentChannels() + ")");
+            }
             return predictor(model, null);
         }
 
         /** For inpainting models: the UNet also sees {@code extraChannels} after the latents (null for none). */
         NoisePredictor predictor(LoadedModel model, Tensor extraChannels) {
             return model.guided(uncond, cond, addedUncond, addedCond, cfgScale, extraChannels);
+        }
+
+        /** For the x4 upscaler: the UNet also sees {@code extraChannels} after the latents and {@code classLabel} (the noise level). */
+        NoisePredictor predictor(LoadedModel model, Tensor extraChannels, int classLabel) {
+            return model.guided(uncond, cond, cfgScale, extraChannels, classLabel);
         }
     }
 

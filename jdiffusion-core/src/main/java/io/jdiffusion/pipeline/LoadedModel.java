@@ -129,15 +129,31 @@ public final class LoadedModel {
      */
     public NoisePredictor guided(Tensor uncond, Tensor cond, UNet.AddedConditioning addedUncond, UNet.AddedConditioning addedCond,
                                  double guidanceScale) {
+        return guidedWithLabels(uncond, cond, addedUncond, addedCond, guidanceScale, null);
+    }
+
+    /**
+     * As {@link #guided(Tensor, Tensor, double)} for a UNet with a class embedding, every row of both halves with
+     * the class label {@code classLabel} (the x4 upscaler's noise level), the UNet also taking {@code extraChannels}
+     * [B, c, h, w] after the (input-scaled) latents (the upscaler's noised low-resolution image).
+     */
+    public NoisePredictor guided(Tensor uncond, Tensor cond, double guidanceScale, Tensor extraChannels, int classLabel) {
+        NoisePredictor labelled = guidedWithLabels(uncond, cond, null, null, guidanceScale, classLabel);
+        return (x, t) -> labelled.predict(Ops.concatChannels(x, extraChannels), t);
+    }
+
+    /** The guided predictor; {@code classLabel} is every row's class label, or null for a UNet without a class embedding. */
+    private NoisePredictor guidedWithLabels(Tensor uncond, Tensor cond, UNet.AddedConditioning addedUncond,
+                                            UNet.AddedConditioning addedCond, double guidanceScale, Integer classLabel) {
         if (guidanceScale <= 1.0) {
-            return (x, t) -> unet.forward(x, t, cond, addedCond);
+            return (x, t) -> unet.forward(x, t, cond, addedCond, classLabels(classLabel, x.dim(0)));
         }
         Tensor context = Tensor.cat0(uncond, cond);
         UNet.AddedConditioning added = addedCond == null ? null : new UNet.AddedConditioning(
                 Tensor.cat0(addedUncond.textEmbeds(), addedCond.textEmbeds()), Tensor.cat0(addedUncond.timeIds(), addedCond.timeIds()));
         float scale = (float) guidanceScale;
         return (x, t) -> {
-            Tensor both = unet.forward(Tensor.cat0(x, x), t, context, added);
+            Tensor both = unet.forward(Tensor.cat0(x, x), t, context, added, classLabels(classLabel, 2 * x.dim(0)));
             int half = both.numel() / 2;
             float[] out = new float[half];
             float[] d = both.data;
@@ -157,6 +173,13 @@ public final class LoadedModel {
                                  double guidanceScale, Tensor extraChannels) {
         NoisePredictor plain = guided(uncond, cond, addedUncond, addedCond, guidanceScale);
         return extraChannels == null ? plain : (x, t) -> plain.predict(Ops.concatChannels(x, extraChannels), t);
+    }
+
+    private static int[] classLabels(Integer label, int rows) {
+        if (label == null) return null;
+        int[] labels = new int[rows];
+        java.util.Arrays.fill(labels, label);
+        return labels;
     }
 
     /**

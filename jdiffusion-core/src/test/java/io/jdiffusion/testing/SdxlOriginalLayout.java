@@ -50,7 +50,7 @@ public final class SdxlOriginalLayout {
         SafeTensors.open(file).tensors().forEach(v::accept);
     }
 
-    private static void put(Map<String, Weight> out, String name, Weight w) {
+    static void put(Map<String, Weight> out, String name, Weight w) {
         if (out.put(name, w) != null) throw new IllegalStateException("two tensors map to " + name);
     }
 
@@ -118,7 +118,7 @@ public final class SdxlOriginalLayout {
     private static final Map<String, String> VAE_ATTENTION = Map.of(
             "group_norm", "norm", "to_q", "q", "to_k", "k", "to_v", "v", "to_out.0", "proj_out");
 
-    private static void vae(Map<String, Weight> out, String name, Weight w, int levels) {
+    static void vae(Map<String, Weight> out, String name, Weight w, int levels) {
         String p = "first_stage_model.";
         Matcher m;
         if ((m = Pattern.compile("(encoder|decoder)\\.(conv_in|conv_out)\\.(.*)").matcher(name)).matches()
@@ -153,7 +153,7 @@ public final class SdxlOriginalLayout {
     private static final Map<String, String> OPEN_CLIP_LAYER = Map.of(
             "layer_norm1", "ln_1", "layer_norm2", "ln_2", "self_attn.out_proj", "attn.out_proj", "mlp.fc1", "mlp.c_fc", "mlp.fc2", "mlp.c_proj");
 
-    private static void openClip(Map<String, Weight> out, String p, Map<String, Weight> t) {
+    static void openClip(Map<String, Weight> out, String p, Map<String, Weight> t) {
         for (var e : t.entrySet()) {
             String name = e.getKey();
             Weight w = e.getValue();

@@ -37,6 +37,15 @@ public final class Transformer2D {
     /** @param attentionInputs what the attention layers' key and value projections see */
     public Transformer2D(Weights w, String prefix, int channels, int heads, int depth, int contextDim,
                          boolean linearProjection, int groups, AttentionInputs attentionInputs) {
+        this(w, prefix, channels, heads, depth, contextDim, linearProjection, groups, false, attentionInputs);
+    }
+
+    /**
+     * @param onlyCrossAttention the blocks' first attention attends to the context too, instead of to the
+     *                           feature map itself (diffusers' only_cross_attention, the x4 upscaler's upper levels)
+     */
+    public Transformer2D(Weights w, String prefix, int channels, int heads, int depth, int contextDim,
+                         boolean linearProjection, int groups, boolean onlyCrossAttention, AttentionInputs attentionInputs) {
         if (heads <= 0 || channels % heads != 0) {
             throw new JDiffusionException(w.source() + ": '" + prefix + "' has " + channels
                     + " channels, not divisible into " + heads + " attention heads");
@@ -46,7 +55,8 @@ public final class Transformer2D {
         projIn = linearProjection ? Linear.load(w, p + "proj_in", channels, channels, true)
                 : Linear.loadConv1x1(w, p + "proj_in", channels, channels);
         for (int i = 0; i < depth; i++) {
-            transformerBlocks.add(new BasicTransformerBlock(w, p + "transformer_blocks." + i, channels, heads, contextDim, attentionInputs));
+            transformerBlocks.add(new BasicTransformerBlock(w, p + "transformer_blocks." + i, channels, heads, contextDim,
+                    onlyCrossAttention, attentionInputs));
         }
         projOut = linearProjection ? Linear.load(w, p + "proj_out", channels, channels, true)
                 : Linear.loadConv1x1(w, p + "proj_out", channels, channels);
@@ -63,18 +73,22 @@ public final class Transformer2D {
 
     /**
      * Self-attention (attn1), cross-attention on the text (attn2) and a GEGLU feed-forward (ff), each after
-     * its LayerNorm (norm1..3) and each added back to the tokens.
+     * its LayerNorm (norm1..3) and each added back to the tokens. With only_cross_attention attn1 attends to
+     * the text as well.
      */
     static final class BasicTransformerBlock {
         private final LayerNorm norm1, norm2, norm3;
         private final Attention attn1, attn2;
         private final Linear ffIn;   // ff.net.0.proj: [2·inner, C], hidden half then gate half
         private final Linear ffOut;  // ff.net.2: [C, inner]
+        private final boolean onlyCrossAttention;
 
-        BasicTransformerBlock(Weights w, String prefix, int channels, int heads, int contextDim, AttentionInputs inputs) {
+        BasicTransformerBlock(Weights w, String prefix, int channels, int heads, int contextDim, boolean onlyCrossAttention,
+                              AttentionInputs inputs) {
             String p = prefix + ".";
+            this.onlyCrossAttention = onlyCrossAttention;
             norm1 = LayerNorm.load(w, p + "norm1", channels, LAYER_NORM_EPS);
-            attn1 = new Attention(w, p + "attn1", channels, channels, heads, inputs);
+            attn1 = new Attention(w, p + "attn1", channels, onlyCrossAttention ? contextDim : channels, heads, inputs);
             norm2 = LayerNorm.load(w, p + "norm2", channels, LAYER_NORM_EPS);
             attn2 = new Attention(w, p + "attn2", channels, contextDim, heads, inputs);
             norm3 = LayerNorm.load(w, p + "norm3", channels, LAYER_NORM_EPS);
@@ -87,7 +101,7 @@ public final class Transformer2D {
         /** Updates tokens [B, T, C] in place. */
         void forward(Tensor tokens, Tensor context) {
             Tensor n = norm1.apply(tokens);
-            Ops.addInPlace(tokens, attn1.forward(n, n));
+            Ops.addInPlace(tokens, attn1.forward(n, onlyCrossAttention ? context : n));
             Ops.addInPlace(tokens, attn2.forward(norm2.apply(tokens), context));
             Ops.addInPlace(tokens, ffOut.apply(Ops.geglu(ffIn.apply(norm3.apply(tokens)))));
         }

@@ -4,6 +4,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.UNetConfig;
 import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
 
 import java.util.ArrayDeque;
@@ -16,7 +17,8 @@ import java.util.List;
  * latent at a timestep, conditioned on the text encoder's hidden states.
  *
  * <pre>
- * timestep → sinusoidal features → time_embedding.linear_1 → SiLU → linear_2 = emb  (+ add_embedding, SDXL)
+ * timestep → sinusoidal features → time_embedding.linear_1 → SiLU → linear_2 = emb
+ *            (+ class_embedding[label], x4 upscaler)  (+ add_embedding, SDXL)
  * sample → conv_in ─┬─ down_blocks.i: (resnets.j → attentions.j) × layers, downsamplers.0 ── skips pushed
  *                   ├─ mid_block: resnets.0 → attentions.0 → resnets.1
  *                   └─ up_blocks.i: (cat skip → resnets.j → attentions.j) × (layers+1), upsamplers.0
@@ -34,6 +36,7 @@ public final class UNet {
     private final int timeProjDim;              // sinusoidal features fed to time_embedding
     private final Linear timeLinear1, timeLinear2;
     private final Linear addLinear1, addLinear2; // SDXL's add_embedding; null otherwise
+    private final Weight classEmbedding;        // [num_class_embeds, temb]: the x4 upscaler's noise levels; null otherwise
     private final Conv2d convIn;
     private final List<DownBlock> downBlocks = new ArrayList<>();
     private final ResnetBlock2D midResnet0, midResnet1;
@@ -71,6 +74,7 @@ public final class UNet {
         requireLength("up_block_types", config.upAttention().length, levels, w);
         requireLength("attention heads", config.headsPerBlock().length, levels, w);
         requireLength("transformer_layers_per_block", config.transformerDepth().length, levels, w);
+        requireLength("only_cross_attention", config.onlyCrossAttention().length, levels, w);
 
         // Timestep embedding: block_out_channels[0] sinusoidal features, widened to the embedding width that
         // the checkpoint stores (4 × block_out_channels[0] in every published model).
@@ -87,6 +91,8 @@ public final class UNet {
             throw new JDiffusionException(w.source() + ": unsupported addition_embed_type '" + config.addEmbedType() + "'");
         }
 
+        classEmbedding = config.numClassEmbeds() > 0 ? w.get("class_embedding.weight", config.numClassEmbeds(), tembDim) : null;
+
         convIn = Conv2d.load(w, "conv_in", channels[0], config.inChannels(), 1);
 
         // The down path pushes one skip per resnet (plus conv_in's output and each downsampler's), the up
@@ -101,7 +107,7 @@ public final class UNet {
             for (int j = 0; j < config.layersPerBlock(); j++) {
                 resnets.add(new ResnetBlock2D(w, p + "resnets." + j, ch, channels[i], tembDim, groups, eps));
                 ch = channels[i];
-                if (config.downAttention()[i]) attentions.add(transformer(w, p + "attentions." + j, ch, i));
+                if (config.downAttention()[i]) attentions.add(transformer(w, p + "attentions." + j, ch, i, config.onlyCrossAttention()[i]));
                 skipChannels.push(ch);
             }
             Conv2d down = null;
@@ -113,7 +119,8 @@ public final class UNet {
         }
 
         midResnet0 = new ResnetBlock2D(w, "mid_block.resnets.0", ch, ch, tembDim, groups, eps);
-        midAttention = config.midAttention() ? transformer(w, "mid_block.attentions.0", ch, levels - 1) : null;
+        // diffusers' UNetMidBlock2DCrossAttn always self-attends first, whatever only_cross_attention says
+        midAttention = config.midAttention() ? transformer(w, "mid_block.attentions.0", ch, levels - 1, false) : null;
         midResnet1 = new ResnetBlock2D(w, "mid_block.resnets.1", ch, ch, tembDim, groups, eps);
 
         for (int i = 0; i < levels; i++) {
@@ -125,7 +132,9 @@ public final class UNet {
                 int in = ch + skipChannels.pop();
                 resnets.add(new ResnetBlock2D(w, p + "resnets." + j, in, channels[level], tembDim, groups, eps));
                 ch = channels[level];
-                if (config.upAttention()[i]) attentions.add(transformer(w, p + "attentions." + j, ch, level));
+                if (config.upAttention()[i]) {
+                    attentions.add(transformer(w, p + "attentions." + j, ch, level, config.onlyCrossAttention()[level]));
+                }
             }
             Conv2d upConv = level > 0 ? Conv2d.load(w, p + "upsamplers.0.conv", ch, ch, 1) : null;
             upBlocks.add(new UpBlock(resnets, attentions, upConv));
@@ -136,9 +145,9 @@ public final class UNet {
     }
 
     /** The transformer at a resolution level: that level's head count and depth (up blocks mirror the down ones). */
-    private Transformer2D transformer(Weights w, String prefix, int channels, int level) {
+    private Transformer2D transformer(Weights w, String prefix, int channels, int level, boolean onlyCrossAttention) {
         return new Transformer2D(w, prefix, channels, config.headsPerBlock()[level], config.transformerDepth()[level],
-                config.crossAttentionDim(), config.useLinearProjection(), config.normGroups(), attentionInputs);
+                config.crossAttentionDim(), config.useLinearProjection(), config.normGroups(), onlyCrossAttention, attentionInputs);
     }
 
     private static void requireLength(String what, int actual, int levels, Weights w) {
@@ -169,6 +178,19 @@ public final class UNet {
 
     /** As {@link #forward(Tensor, double, Tensor)}, with SDXL's added conditioning (null for SD 1.x/2.x). */
     public Tensor forward(Tensor sample, double timestep, Tensor encoderHiddenStates, AddedConditioning added) {
+        return forward(sample, timestep, encoderHiddenStates, added, null);
+    }
+
+    /** Whether {@link #forward(Tensor, double, Tensor, AddedConditioning, int[])} needs class labels (the x4 upscaler). */
+    public boolean needsClassLabels() {
+        return classEmbedding != null;
+    }
+
+    /**
+     * As {@link #forward(Tensor, double, Tensor, AddedConditioning)}, with one class label per batch row for a
+     * UNet with a class embedding table (the x4 upscaler's noise level; null for other UNets).
+     */
+    public Tensor forward(Tensor sample, double timestep, Tensor encoderHiddenStates, AddedConditioning added, int[] classLabels) {
         int batch = sample.dim(0);
         if (sample.rank() != 4 || sample.dim(1) != config.inChannels()) {
             throw new IllegalArgumentException("UNet sample " + sample + ", expected [B, " + config.inChannels() + ", h, w]");
@@ -180,6 +202,11 @@ public final class UNet {
         }
 
         Tensor emb = timeEmbedding(timestep, batch);
+        if (needsClassLabels()) {
+            Ops.addInPlace(emb, classEmbedding(classLabels, batch));
+        } else if (classLabels != null) {
+            throw new IllegalArgumentException("this UNet has no class embedding; class labels given");
+        }
         if (needsAddedConditioning()) {
             if (added == null) throw new IllegalArgumentException("this UNet needs text_embeds and time_ids (SDXL)");
             Ops.addInPlace(emb, addEmbedding(added, batch));
@@ -234,6 +261,22 @@ public final class UNet {
         for (int b = 0; b < batch; b++) System.arraycopy(features, 0, rows, b * timeProjDim, timeProjDim);
         Tensor x = new Tensor(rows, batch, timeProjDim);
         return timeLinear2.apply(Ops.silu(timeLinear1.apply(x)));
+    }
+
+    /** class_embedding[label] for every batch row: [B, temb]. */
+    private Tensor classEmbedding(int[] labels, int batch) {
+        if (labels == null || labels.length != batch) {
+            throw new IllegalArgumentException("this UNet needs one class label per batch row (" + batch + ")");
+        }
+        int width = classEmbedding.dim(1);
+        float[] rows = new float[batch * width];
+        for (int b = 0; b < batch; b++) {
+            if (labels[b] < 0 || labels[b] >= classEmbedding.dim(0)) {
+                throw new IllegalArgumentException("class label " + labels[b] + " outside 0.." + (classEmbedding.dim(0) - 1));
+            }
+            classEmbedding.read((long) labels[b] * width, rows, b * width, width);
+        }
+        return new Tensor(rows, batch, width);
     }
 
     /**

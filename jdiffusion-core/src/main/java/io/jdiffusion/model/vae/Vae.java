@@ -74,7 +74,7 @@ public final class Vae {
 
     /** How many image pixels one latent pixel spans per side (2 per downsampling level: 8 for SD). */
     public int downscaleFactor() {
-        return 1 << (config.blockOutChannels().length - 1);
+        return config.downscaleFactor();
     }
 
     /** latents [B, latent_channels, h, w] (unscaled) → image [B, out_channels, h·f, w·f], about [-1, 1]. */
