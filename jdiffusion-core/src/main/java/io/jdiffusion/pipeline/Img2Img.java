@@ -73,6 +73,10 @@ public final class Img2Img {
             throw new JDiffusionException(model.model().source() + ": a depth model (the UNet takes " + in
                     + " input channels: latents + depth); use depth2img with it");
         }
+        if (model.model().unetConfig().numClassEmbeds() > 0) {
+            throw new JDiffusionException(model.model().source() + ": an upscaler model (the UNet takes " + in
+                    + " input channels: latents + low-resolution RGB); use upscale with it");
+        }
         if (in != latent && in != 2 * latent + 1) {
             throw new JDiffusionException(model.model().source() + ": the UNet takes " + in + " input channels; image pipelines need "
                     + latent + " (an ordinary model) or " + (2 * latent + 1) + " (an inpainting model)");
