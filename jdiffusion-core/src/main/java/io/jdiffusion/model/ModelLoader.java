@@ -183,7 +183,8 @@ public final class ModelLoader {
     /** A text encoder folder's weights, checked against its config, with its tokenizer's pad token. */
     private static TextEncoderSpec folderTextEncoder(Path dir, String component, ClipTextConfig config, String tokenizerComponent,
                                                      JsonNode tokenizerOverride, String defaultPad) {
-        Weights weights = readable(componentWeights(dir.resolve(component), "model"), RequiredTensors.clipText(config));
+        Weights weights = withTextModelPrefix(readable(componentWeights(dir.resolve(component), "model"),
+                RequiredTensors.clipText(config)));
         RequiredTensors.checkText(weights, config);
         JsonNode tokenizer = tokenizerOverride;
         Path tokenizerConfig = dir.resolve(tokenizerComponent).resolve("tokenizer_config.json");
@@ -211,6 +212,23 @@ public final class ModelLoader {
             if (required.contains(name)) file.get(name); // throws, naming the tensor and its dtype
         }
         return new Weights(file.tensors(), file.path().toString());
+    }
+
+    /**
+     * transformers 5 saves a {@code CLIPTextModel} without its {@code text_model.} prefix
+     * ({@code embeddings.token_embedding.weight}); the encoder is the same, so the names get the prefix back.
+     * ({@code CLIPTextModelWithProjection} keeps it, and its {@code text_projection} has none either way.)
+     */
+    static Weights withTextModelPrefix(Weights text) {
+        String prefix = "text_model.";
+        if (text.has(prefix + "embeddings.token_embedding.weight") || !text.has("embeddings.token_embedding.weight")) return text;
+        Map<String, Weight> out = new TreeMap<>();
+        for (String name : text.names()) {
+            Weight w = text.get(name);
+            boolean inTextModel = !name.startsWith(prefix) && !name.equals("text_projection.weight");
+            out.put(inTextModel ? prefix + name : name, inTextModel ? w.reshape(prefix + name, w.shape()) : w);
+        }
+        return new Weights(out, text.source());
     }
 
     /** diffusers before 0.14 named the VAE attention query/key/value/proj_attn; folders saved then still do. */

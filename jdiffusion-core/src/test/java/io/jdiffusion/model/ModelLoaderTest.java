@@ -279,6 +279,22 @@ class ModelLoaderTest {
         assertSameWeights("text encoder", m.textEncoder().weights(), reference.textEncoder().weights());
     }
 
+    /** transformers 5 writes CLIPTextModel folders without the text_model. prefix. */
+    @Test
+    void textEncoderSavedWithoutTheTextModelPrefixLoads() throws IOException {
+        Path source = Fixtures.require("tiny-sd15");
+        Path folder = dir.resolve("transformers5");
+        copyFolder(source, folder);
+        Path textFile = folder.resolve("text_encoder/model.safetensors");
+        LinkedHashMap<String, RawCheckpoint.Raw> renamed = new LinkedHashMap<>();
+        RawCheckpoint.read(textFile).forEach((k, v) -> renamed.put(k.replaceFirst("^text_model\\.", ""), v));
+        assertThat(renamed.keySet()).contains("embeddings.token_embedding.weight").noneMatch(k -> k.startsWith("text_model."));
+        Files.delete(textFile);
+        RawCheckpoint.write(textFile, renamed);
+
+        assertSameWeights("text encoder", ModelLoader.load(folder).textEncoder().weights(), ModelLoader.load(source).textEncoder().weights());
+    }
+
     @Test
     void legacyVaeAttentionNamesInAFolderLoad() throws IOException {
         Path source = Fixtures.require("tiny-sd15");
