@@ -49,7 +49,7 @@ class TaesdTest {
 
     @Test
     void diffusersFolderMatchesAutoencoderTiny() {
-        Path folder = Generated.require("taesd/diffusers");
+        Path folder = Generated.require("taesd/tiny-taesd");
         Taesd taesd = TaesdLoader.load(folder);
         assertThat(taesd.latentChannels()).isEqualTo(4);
         assertThat(taesd.downscaleFactor()).isEqualTo(8);
@@ -60,7 +60,7 @@ class TaesdTest {
 
     @Test
     void diffusersWeightsFileAloneLoadsToo() {
-        Path file = Generated.require("taesd/diffusers/diffusion_pytorch_model.safetensors");
+        Path file = Generated.require("taesd/tiny-taesd/diffusion_pytorch_model.safetensors");
         Taesd taesd = TaesdLoader.load(file);
         assertDecodesAsDiffusers(taesd);
         assertEncodesAsDiffusers(taesd);
@@ -108,7 +108,7 @@ class TaesdTest {
 
     @Test
     void batchItemsAreDecodedIndependently() {
-        Taesd taesd = TaesdLoader.load(Generated.require("taesd/diffusers"));
+        Taesd taesd = TaesdLoader.load(Generated.require("taesd/tiny-taesd"));
         Tensor latents = Fixtures.tensor(io(), "latents");
         Tensor second = taesd.decode(latents.slice0(1, 1));
         Tensor both = taesd.decode(latents);
