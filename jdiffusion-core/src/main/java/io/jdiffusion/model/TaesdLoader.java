@@ -139,23 +139,31 @@ public final class TaesdLoader {
         return switch (layout(names(file))) {
             case DIFFUSERS -> new Taesd(diffusersWeights(file), name);
             case ORIGINAL_DECODER -> {
-                Map<String, Weight> all = originalHalf(file, "decoder.layers.", -1);
                 TensorFile encoder = partner(path, "decoder", "encoder", Layout.ORIGINAL_ENCODER);
-                if (encoder != null) all.putAll(originalHalf(encoder, "encoder.layers.", 0));
-                yield new Taesd(new Weights(all, path.toString()), name);
+                yield original(file, encoder, name);
             }
             case ORIGINAL_ENCODER -> {
                 TensorFile decoder = partner(path, "encoder", "decoder", Layout.ORIGINAL_DECODER);
                 if (decoder == null) {
                     throw new JDiffusionException(path + ": a TAESD encoder only; its decoder (the same name with 'decoder') is not next to it");
                 }
-                Map<String, Weight> all = originalHalf(file, "encoder.layers.", 0);
-                all.putAll(originalHalf(decoder, "decoder.layers.", -1));
-                yield new Taesd(new Weights(all, path.toString()), name);
+                yield original(decoder, file, name);
             }
             case NONE -> throw new JDiffusionException(path + ": not a TAESD (neither encoder.layers/decoder.layers tensors"
                     + " nor the numbered layers of taesd_encoder/taesd_decoder)");
         };
+    }
+
+    /** The original files' halves (the encoder may be null) under diffusers' names: the decoder's indices one lower. */
+    private static Taesd original(TensorFile decoder, TensorFile encoder, String name) {
+        Map<String, Weight> all = originalHalf(decoder, "decoder.layers.", -1);
+        if (encoder != null) all.putAll(originalHalf(encoder, "encoder.layers.", 0));
+        String source = decoder.path() + (encoder == null ? "" : " (with " + encoder.path().getFileName() + ")");
+        try {
+            return new Taesd(new Weights(all, source), name);
+        } catch (JDiffusionException e) {
+            throw new JDiffusionException(e.getMessage() + " (diffusers' names: the original decoder file numbers its layers one higher)", e);
+        }
     }
 
     private static Weights diffusersWeights(TensorFile file) {

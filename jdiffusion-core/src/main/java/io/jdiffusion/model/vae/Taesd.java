@@ -55,12 +55,12 @@ public final class Taesd {
      */
     public Taesd(Weights w, String name) {
         this.name = name;
-        Weights enc = w.sub("encoder.layers"), dec = w.sub("decoder.layers");
-        if (enc.size() == 0 && dec.size() == 0) {
+        Layers enc = new Layers(w, "encoder.layers."), dec = new Layers(w, "decoder.layers.");
+        if (enc.isEmpty() && dec.isEmpty()) {
             throw new JDiffusionException(w.source() + ": not a TAESD (no encoder.layers / decoder.layers tensors)");
         }
-        encoder = enc.size() == 0 ? null : Half.encoder(enc);
-        decoder = dec.size() == 0 ? null : Half.decoder(dec);
+        encoder = enc.isEmpty() ? null : Half.encoder(enc);
+        decoder = dec.isEmpty() ? null : Half.decoder(dec);
         if (encoder != null && decoder != null && encoder.outChannels != decoder.inChannels) {
             throw new JDiffusionException(w.source() + ": the TAESD encoder makes " + encoder.outChannels
                     + " latent channels but its decoder takes " + decoder.inChannels);
@@ -150,28 +150,28 @@ public final class Taesd {
          * encoder.layers.*: conv_in, then blocks and the bias-free stride-2 convs between them, then conv_out.
          * No gaps: the encoder has no parameter-free layers.
          */
-        static Half encoder(Weights w) {
-            int last = checkedLastIndex(w, "encoder");
+        static Half encoder(Layers w) {
+            int last = w.lastIndex();
             List<UnaryOperator<Tensor>> layers = new ArrayList<>();
             int downsamplings = 0;
-            Conv2d convIn = conv(w, 0, 1);
+            Conv2d convIn = w.conv(0, 1, -1);
             int inChannels = convIn.weight().dim(1), channels = convIn.outChannels();
             layers.add(convIn::apply);
             for (int i = 1; i < last; i++) {
-                if (isBlock(w, i)) {
+                if (w.isBlock(i)) {
                     Block block = new Block(w, i, channels);
                     channels = block.outChannels;
                     layers.add(block::forward);
-                } else if (isConv(w, i)) {
-                    Conv2d down = conv(w, i, 2, channels);
+                } else if (w.isConv(i)) {
+                    Conv2d down = w.conv(i, 2, channels);
                     channels = down.outChannels();
                     layers.add(down::apply);
                     downsamplings++;
                 } else {
-                    throw new JDiffusionException(w.source() + ": TAESD encoder layer " + i + " has no weights (expected a block or a conv)");
+                    throw w.error("layer " + w.prefix() + i + " has no weights (expected a block or a conv)");
                 }
             }
-            Conv2d convOut = conv(w, last, 1, channels);
+            Conv2d convOut = w.conv(last, 1, channels);
             layers.add(convOut::apply);
             return new Half(layers, inChannels, convOut.outChannels(), downsamplings);
         }
@@ -180,47 +180,34 @@ public final class Taesd {
          * decoder.layers.*: conv_in and its ReLU (the gap at 1), then blocks, each later gap a 2× nearest upsampling
          * followed by its bias-free conv, then conv_out.
          */
-        static Half decoder(Weights w) {
-            int last = checkedLastIndex(w, "decoder");
+        static Half decoder(Layers w) {
+            int last = w.lastIndex();
             List<UnaryOperator<Tensor>> layers = new ArrayList<>();
             int upsamplings = 0;
-            Conv2d convIn = conv(w, 0, 1);
+            Conv2d convIn = w.conv(0, 1, -1);
             int inChannels = convIn.weight().dim(1), channels = convIn.outChannels();
             layers.add(convIn::apply);
-            if (hasWeights(w, 1)) throw new JDiffusionException(w.source() + ": TAESD decoder layer 1 should be the ReLU after conv_in, but has weights");
+            if (w.hasAny(1)) throw w.error("layer " + w.prefix() + "1 should be the ReLU after conv_in, but has weights");
             layers.add(Taesd::reluInPlace);
             for (int i = 2; i < last; i++) {
-                if (isBlock(w, i)) {
+                if (w.isBlock(i)) {
                     Block block = new Block(w, i, channels);
                     channels = block.outChannels;
                     layers.add(block::forward);
-                } else if (!hasWeights(w, i) && isConv(w, i + 1) && i + 1 < last) {
+                } else if (!w.hasAny(i) && w.isConv(i + 1) && i + 1 < last) {
                     layers.add(Ops::upsampleNearest2x);
-                    Conv2d conv = conv(w, i + 1, 1, channels);
+                    Conv2d conv = w.conv(i + 1, 1, channels);
                     channels = conv.outChannels();
                     layers.add(conv::apply);
                     upsamplings++;
                     i++;
                 } else {
-                    throw new JDiffusionException(w.source() + ": TAESD decoder layer " + i
-                            + " is neither a block nor an upsampling followed by a conv");
+                    throw w.error("layer " + w.prefix() + i + " is neither a block nor an upsampling followed by a conv");
                 }
             }
-            Conv2d convOut = conv(w, last, 1, channels);
+            Conv2d convOut = w.conv(last, 1, channels);
             layers.add(convOut::apply);
             return new Half(layers, inChannels, convOut.outChannels(), upsamplings);
-        }
-
-        /** The highest layer index; refuses names that are not {@code <index>.<rest>}. */
-        private static int checkedLastIndex(Weights w, String half) {
-            int last = -1;
-            for (String name : w.names()) {
-                Matcher m = INDEXED.matcher(name);
-                if (!m.matches()) throw new JDiffusionException(w.source() + ": unexpected TAESD tensor '" + half + ".layers." + name + "'");
-                last = Math.max(last, Integer.parseInt(m.group(1)));
-            }
-            if (last < 2) throw new JDiffusionException(w.source() + ": the TAESD " + half + " has too few layers (" + (last + 1) + ")");
-            return last;
         }
     }
 
@@ -233,21 +220,18 @@ public final class Taesd {
         private final Conv2d skip; // null: identity
         final int outChannels;
 
-        Block(Weights w, int index, int inChannels) {
-            String p = index + ".";
-            Weight first = w.get(p + "conv.0.weight");
-            outChannels = first.dim(0);
-            conv0 = Conv2d.load(w, p + "conv.0", outChannels, inChannels, 1);
-            conv2 = Conv2d.load(w, p + "conv.2", outChannels, outChannels, 1);
-            conv4 = Conv2d.load(w, p + "conv.4", outChannels, outChannels, 1);
-            Weight skipWeight = w.getOptional(p + "skip.weight");
-            if (skipWeight == null && inChannels != outChannels) {
-                throw new JDiffusionException(w.source() + ": TAESD block " + index + " maps " + inChannels + " to " + outChannels
-                        + " channels but has no skip.weight");
+        Block(Layers w, int index, int inChannels) {
+            w.checkOnly(index, List.of("conv.0.weight", "conv.0.bias", "conv.2.weight", "conv.2.bias", "conv.4.weight",
+                    "conv.4.bias", "skip.weight"));
+            outChannels = w.weights().get(w.name(index, "conv.0.weight")).dim(0);
+            conv0 = Conv2d.load(w.weights(), w.name(index, "conv.0"), outChannels, inChannels, 1);
+            conv2 = Conv2d.load(w.weights(), w.name(index, "conv.2"), outChannels, outChannels, 1);
+            conv4 = Conv2d.load(w.weights(), w.name(index, "conv.4"), outChannels, outChannels, 1);
+            String skipName = w.name(index, "skip.weight");
+            if (!w.weights().has(skipName) && inChannels != outChannels) {
+                throw w.error("block " + w.prefix() + index + " maps " + inChannels + " to " + outChannels + " channels but has no skip.weight");
             }
-            skip = skipWeight == null ? null : new Conv2d(w.get(p + "skip.weight", outChannels, inChannels, 1, 1), null, 1, 0);
-            checkOnly(w, index, List.of("conv.0.weight", "conv.0.bias", "conv.2.weight", "conv.2.bias",
-                    "conv.4.weight", "conv.4.bias", "skip.weight"));
+            skip = w.weights().has(skipName) ? new Conv2d(w.weights().get(skipName, outChannels, inChannels, 1, 1), null, 1, 0) : null;
         }
 
         Tensor forward(Tensor x) {
@@ -259,47 +243,70 @@ public final class Taesd {
         }
     }
 
-    /** Refuses tensors of layer i that its kind does not have, so that an unknown variant is refused rather than misread. */
-    private static void checkOnly(Weights w, int index, List<String> allowed) {
-        String p = index + ".";
-        for (String name : w.names()) {
-            if (name.startsWith(p) && !allowed.contains(name.substring(p.length()))) {
-                throw new JDiffusionException(w.source() + ": unexpected TAESD tensor '" + name + "' in layer " + index);
+    /** One half's numbered layers: the tensors named {@code <prefix><index>.<rest>}. */
+    private record Layers(Weights weights, String prefix) {
+        boolean isEmpty() {
+            return weights.names().stream().noneMatch(n -> n.startsWith(prefix));
+        }
+
+        String name(int index, String rest) {
+            return prefix + index + "." + rest;
+        }
+
+        boolean hasAny(int index) {
+            String p = prefix + index + ".";
+            return weights.names().stream().anyMatch(n -> n.startsWith(p));
+        }
+
+        boolean isBlock(int index) {
+            return weights.has(name(index, "conv.0.weight"));
+        }
+
+        boolean isConv(int index) {
+            return weights.has(name(index, "weight"));
+        }
+
+        /** The highest layer index; refuses names under the prefix that are not {@code <index>.<rest>}. */
+        int lastIndex() {
+            int last = -1;
+            for (String name : weights.names()) {
+                if (!name.startsWith(prefix)) continue;
+                Matcher m = INDEXED.matcher(name.substring(prefix.length()));
+                if (!m.matches()) throw error("unexpected TAESD tensor '" + name + "'");
+                last = Math.max(last, Integer.parseInt(m.group(1)));
+            }
+            if (last < 2) throw error(prefix + "* holds too few layers (" + (last + 1) + ") for a TAESD");
+            return last;
+        }
+
+        /** layers.i: a conv taking {@code inChannels} (-1: as stored), at this stride, padding k/2, bias when there is one. */
+        Conv2d conv(int index, int stride, int inChannels) {
+            checkOnly(index, List.of("weight", "bias"));
+            String weightName = name(index, "weight"), biasName = name(index, "bias");
+            Weight weight = weights.get(weightName);
+            if (weight.rank() != 4 || weight.dim(2) != weight.dim(3) || weight.dim(2) % 2 == 0) {
+                throw error("tensor '" + weightName + "' has shape " + weight.shapeString()
+                        + ", expected a convolution kernel [out, in, k, k] with odd k");
+            }
+            int out = weight.dim(0), k = weight.dim(2);
+            weight = weights.get(weightName, out, inChannels < 0 ? weight.dim(1) : inChannels, k, k);
+            Weight bias = weights.has(biasName) ? weights.get(biasName, out) : null;
+            return new Conv2d(weight, bias, stride, k / 2);
+        }
+
+        /** Refuses tensors of layer i that its kind does not have, so that an unknown variant is refused rather than misread. */
+        void checkOnly(int index, List<String> allowed) {
+            String p = prefix + index + ".";
+            for (String name : weights.names()) {
+                if (name.startsWith(p) && !allowed.contains(name.substring(p.length()))) {
+                    throw error("unexpected TAESD tensor '" + name + "'");
+                }
             }
         }
-    }
 
-    private static boolean hasWeights(Weights w, int index) {
-        String p = index + ".";
-        return w.names().stream().anyMatch(n -> n.startsWith(p));
-    }
-
-    private static boolean isBlock(Weights w, int index) {
-        return w.has(index + ".conv.0.weight");
-    }
-
-    private static boolean isConv(Weights w, int index) {
-        return w.has(index + ".weight");
-    }
-
-    /** layers.i: a 3×3 (or whatever the weight says) conv at this stride, with or without bias, reading its input width. */
-    private static Conv2d conv(Weights w, int index, int stride) {
-        Weight weight = w.get(index + ".weight");
-        return conv(w, index, stride, weight.rank() == 4 ? weight.dim(1) : -1);
-    }
-
-    /** layers.i: a conv taking {@code inChannels}, at this stride, padding k/2, bias when the file has one. */
-    private static Conv2d conv(Weights w, int index, int stride, int inChannels) {
-        Weight weight = w.get(index + ".weight");
-        if (weight.rank() != 4 || weight.dim(2) != weight.dim(3) || weight.dim(2) % 2 == 0) {
-            throw new JDiffusionException(w.source() + ": TAESD tensor '" + index + ".weight' has shape " + weight.shapeString()
-                    + ", expected a convolution kernel [out, in, k, k] with odd k");
+        JDiffusionException error(String problem) {
+            return new JDiffusionException(weights.source() + ": " + problem);
         }
-        int out = weight.dim(0), k = weight.dim(2);
-        weight = w.get(index + ".weight", out, inChannels, k, k);
-        Weight bias = w.has(index + ".bias") ? w.get(index + ".bias", out) : null;
-        checkOnly(w, index, List.of("weight", "bias"));
-        return new Conv2d(weight, bias, stride, k / 2);
     }
 
     private static Tensor reluInPlace(Tensor x) {
