@@ -159,6 +159,7 @@ final class GenerationOptions {
     private List<EmbeddingFile> embeddings;
     private ExtraNetworks tags;
     private ModelAddons addons;
+    private Path previewTaesd; // what --preview taesd decodes with (null: the linear previews); set by check()
 
     /**
      * Checks what needs no model: sampler, model path (found by name with --models-dir), config folder,
@@ -196,16 +197,13 @@ final class GenerationOptions {
         resolveTaesd(err);
     }
 
-    /** The TAESD that --preview taesd decodes with (null for the linear previews); set by {@link #check}. */
-    private Path previewTaesd;
-
     /**
      * --vae taesd and --preview taesd: the Hub's TAESD for the model's family (downloaded once into the Hugging Face
      * cache); a --vae naming a TAESD file or folder serves the previews too.
      */
     private void resolveTaesd(PrintWriter err) {
         boolean taesdWord = addons.vae() != null && isTaesdWord(addons.vae());
-        boolean taesdPreview = preview.equalsIgnoreCase(TAESD);
+        boolean taesdPreview = preview.equalsIgnoreCase(TAESD) && previewFile != null;
         if (taesdPreview && addons.vae() != null && !taesdWord && TaesdLoader.isTaesd(addons.vae())) previewTaesd = addons.vae();
         if (!taesdWord && (!taesdPreview || previewTaesd != null)) return;
         String repo = TaesdLoader.hubRepo(ModelLoader.load(model, configDir).family());

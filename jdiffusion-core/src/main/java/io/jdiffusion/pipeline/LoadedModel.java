@@ -1,9 +1,9 @@
 package io.jdiffusion.pipeline;
 
+import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.model.unet.UNet;
-import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.prompt.Embedding;

@@ -24,6 +24,13 @@ class TaesdPipelineTest {
         return Fixtures.cases().stream().filter(c -> id.equals(c.path("id").asText())).findFirst().orElseThrow();
     }
 
+    /** The shared img2img_euler_a_50 case's request. */
+    private static Img2ImgRequest img2imgCase() {
+        JsonNode c = sharedCase("img2img_euler_a_50");
+        return new Img2ImgRequest(ImagePipelinesParityTest.params(c), ImagePipelinesParityTest.image(c.get("init_image").asText()),
+                c.get("strength").asDouble(), ResizeMode.RESIZE);
+    }
+
     private static ModelAddons taesd(String relative) {
         return new ModelAddons(List.of(), Generated.require(relative));
     }
@@ -40,9 +47,7 @@ class TaesdPipelineTest {
 
     @Test
     void img2imgEncodesWithTheTaesdEncoder() {
-        JsonNode c = sharedCase("img2img_euler_a_50");
-        Img2ImgRequest request = new Img2ImgRequest(ImagePipelinesParityTest.params(c),
-                ImagePipelinesParityTest.image(c.get("init_image").asText()), c.get("strength").asDouble(), ResizeMode.RESIZE);
+        Img2ImgRequest request = img2imgCase();
         GeneratedImage image = Img2Img.run(request, taesd("taesd/tiny-taesd"), StepListener.NONE).getFirst();
         ImageDelta.between(image, Generated.require("taesd/img2img_euler_a_50_sd15.png")).assertWithinTolerance("img2img with TAESD");
     }
@@ -68,9 +73,7 @@ class TaesdPipelineTest {
 
     @Test
     void aTaesdWithoutEncoderCannotStartImg2Img() {
-        JsonNode c = sharedCase("img2img_euler_a_50");
-        Img2ImgRequest request = new Img2ImgRequest(ImagePipelinesParityTest.params(c),
-                ImagePipelinesParityTest.image(c.get("init_image").asText()), c.get("strength").asDouble(), ResizeMode.RESIZE);
+        Img2ImgRequest request = img2imgCase();
         Path decoderOnly = Generated.require("taesd/taesd_decoder.pth");
         org.assertj.core.api.Assertions.assertThatThrownBy(
                         () -> Img2Img.run(request, new ModelAddons(List.of(), decoderOnly), StepListener.NONE))
