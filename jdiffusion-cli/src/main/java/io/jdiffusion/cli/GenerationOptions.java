@@ -95,7 +95,8 @@ final class GenerationOptions {
     List<String> embeddingSpecs = new ArrayList<>();
 
     @Option(names = "--embeddings-dir", paramLabel = "DIR",
-            description = "Every embedding (.pt, .bin, .safetensors) in DIR, called by its file name without the extension.")
+            description = "Every embedding (.pt, .bin, .safetensors) in DIR, called by its file name without the extension "
+                    + "(default with --models-dir: its embeddings folder). Files made for another model family are skipped.")
     Path embeddingsDir;
 
     @Option(names = "--config", paramLabel = "DIR",
@@ -190,6 +191,7 @@ final class GenerationOptions {
         checkPreview();
         embeddings = new ArrayList<>();
         if (embeddingsDir != null) embeddings.addAll(EmbeddingFile.inDirectory(embeddingsDir));
+        else if (models != null) embeddings.addAll(EmbeddingFile.inModelsDir(models)); // A1111's embeddings/ folder
         for (String spec : embeddingSpecs) embeddings.add(EmbeddingFile.parse(spec)); // a named one wins over the folder's
         Embeddings.load(embeddings); // unreadable files fail before the model loads
         // last, so that a mistake in any other flag is reported before a download starts
@@ -245,7 +247,7 @@ final class GenerationOptions {
 
     private Txt2ImgRequest request(int width, int height, SizeConditioning sizes) {
         if (resolvedSeed == null) resolvedSeed = randomSeed() ? randomSeedValue() : parseSeed(seed);
-        return new Txt2ImgRequest(model, configDir, tags == null ? prompt : tags.prompt(), negativePrompt, sampler, steps,
+        return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps,
                 cfgScale, resolvedSeed, width, height, batchSize, clipSkip, predictionType, !noWatermark, sizes,
                 embeddings == null ? List.of() : embeddings);
     }

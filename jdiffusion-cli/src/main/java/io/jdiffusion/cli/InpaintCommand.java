@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.pipeline.Inpaint;
 import io.jdiffusion.pipeline.InpaintRequest;
+import io.jdiffusion.pipeline.MaskedContent;
 import io.jdiffusion.pipeline.RgbImage;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -49,6 +50,20 @@ final class InpaintCommand implements Callable<Integer> {
             description = "Denoising strength in (0, 1]; 1 repaints the masked part from pure noise (default: ${DEFAULT-VALUE}).")
     double strength;
 
+    @Option(names = "--masked-content", paramLabel = "WHAT", defaultValue = "original",
+            description = "What the masked area starts from below strength 1 (A1111's \"Masked content\"): fill, original, "
+                    + "latent-noise, latent-nothing (default: ${DEFAULT-VALUE}).")
+    String maskedContent;
+
+    @Option(names = "--only-masked",
+            description = "Inpaint only a crop around the mask, at the output size, and paste it back into the picture "
+                    + "(A1111's \"Inpaint area: Only masked\"); the picture keeps its size.")
+    boolean onlyMasked;
+
+    @Option(names = "--only-masked-padding", paramLabel = "PX", defaultValue = "32",
+            description = "With --only-masked, the pixels of context around the mask (default: ${DEFAULT-VALUE}).")
+    int onlyMaskedPadding;
+
     private final Path workDir;
 
     InpaintCommand(Path workDir) {
@@ -59,8 +74,10 @@ final class InpaintCommand implements Callable<Integer> {
     public Integer call() {
         options.check(spec.commandLine().getErr());
         RgbImage init = image.read(), maskImage = RgbImage.read(mask, "--mask");
+        MaskedContent content = MaskedContent.parse(maskedContent);
         InpaintRequest request = options.request(image.widthOrZero(), image.heightOrZero(),
-                params -> new InpaintRequest(params, init, maskImage, strength, image.mode(), invertMask, maskBlur, !noOverlay),
+                params -> new InpaintRequest(params, init, maskImage, strength, image.mode(), invertMask, maskBlur, !noOverlay,
+                        content, onlyMasked, onlyMaskedPadding),
                 InpaintRequest::resolvedParams).validate();
         return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "inpaint",
                 request.resolvedParams(), listener -> Inpaint.run(request, options.addons(), listener));

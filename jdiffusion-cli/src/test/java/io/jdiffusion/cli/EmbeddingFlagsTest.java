@@ -91,4 +91,31 @@ class EmbeddingFlagsTest {
         assertThat(code).isEqualTo(1);
         assertThat(err.toString().strip()).startsWith("error: --embedding:").contains("nope.safetensors").contains("no such file");
     }
+
+    /**
+     * A1111's folder: --models-dir finds the model by name and reads its embeddings folder; files there made for
+     * another text encoder (768 wide here, for a 32-wide model) or unreadable are skipped, not fatal.
+     */
+    @Test
+    void modelsDirReadsItsEmbeddingsFolderAndSkipsWhatDoesNotFit() throws IOException {
+        JsonNode c = theCase();
+        Path root = dir.resolve("webui");
+        Path checkpoints = Files.createDirectories(root.resolve("models/Stable-diffusion"));
+        Files.createSymbolicLink(checkpoints.resolve("tiny.safetensors"), Fixtures.require("tiny-sd15.safetensors").toRealPath());
+        Path embeddings = Files.createDirectories(root.resolve("embeddings/styles"));
+        Files.copy(Fixtures.require(c.get("embedding").asText()), embeddings.resolve(c.get("token").asText() + ".safetensors"));
+        SafeTensorsWriter.write(embeddings.resolve("wide.safetensors"), Map.of("emb_params", Weight.ofFloats("emb_params", new float[768], 1, 768)));
+        Files.writeString(embeddings.resolve("broken.pt"), "not a checkpoint");
+        List<String> args = txt2img(c, "--models-dir", root.toString());
+        args.set(args.indexOf("--model") + 1, "tiny");
+        assertThat(run(args)).as(err.toString()).isZero();
+        assertReference(c);
+    }
+
+    @Test
+    void aNamedEmbeddingMustBeReadable() throws IOException {
+        Path broken = Files.writeString(dir.resolve("broken.pt"), "not a checkpoint");
+        assertThat(run(txt2img(theCase(), "--embedding", "broken=" + broken))).isEqualTo(1);
+        assertThat(err.toString().strip()).startsWith("error: --embedding:").contains("broken.pt");
+    }
 }

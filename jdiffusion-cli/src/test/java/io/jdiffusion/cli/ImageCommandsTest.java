@@ -2,10 +2,17 @@ package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Img2ImgRequest;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.Inpaint;
+import io.jdiffusion.pipeline.InpaintRequest;
+import io.jdiffusion.pipeline.MaskedContent;
+import io.jdiffusion.pipeline.ResizeMode;
 import io.jdiffusion.pipeline.RgbImage;
 import io.jdiffusion.pipeline.SizeConditioning;
+import io.jdiffusion.pipeline.Txt2ImgRequest;
+import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
 import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
@@ -83,6 +90,35 @@ class ImageCommandsTest {
         Result r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertMatchesReference(output(), Fixtures.require(c.get("image").asText()));
+    }
+
+    /** --masked-content and --only-masked reach the core's inpainting: the CLI writes the image Inpaint.run makes. */
+    @Test
+    void inpaintMaskedContentAndOnlyMaskedAreTheCoresOptions() throws IOException {
+        JsonNode c = fixtureCase("inpaint_4ch");
+        List<String> args = caseArgs("inpaint", c);
+        replace(args, "--strength", "0.6");
+        args.addAll(List.of("--mask", Fixtures.require(c.get("mask").asText()).toString(), "--masked-content", "latent-nothing",
+                "--only-masked", "--only-masked-padding", "8"));
+        Result r = run(args);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        Png.Image written = Png.read(output());
+
+        RgbImage init = RgbImage.read(Fixtures.require(c.get("init_image").asText()), "init");
+        Txt2ImgRequest params = new Txt2ImgRequest(Fixtures.tinySd15(), null, c.get("prompt").asText(),
+                c.get("negative_prompt").asText(), c.get("sampler").asText(), c.get("num_inference_steps").asInt(),
+                c.get("guidance_scale").asDouble(), c.get("seed").asLong(), 0, 0, 1, 1, null, false);
+        InpaintRequest request = new InpaintRequest(params, init, RgbImage.read(Fixtures.require(c.get("mask").asText()), "mask"),
+                0.6, ResizeMode.RESIZE, false, 4, true, MaskedContent.LATENT_NOTHING, true, 8);
+        GeneratedImage expected = Inpaint.run(request.validate(), StepListener.NONE).getFirst();
+        assertThat(written.rgb()).isEqualTo(expected.rgb());
+        Infotext info = Infotext.parse(written.text().get("parameters"));
+        assertThat(info.get("Masked content")).isEqualTo("latent nothing");
+        assertThat(info.get("Inpaint area")).isEqualTo("Only masked");
+
+        Files.delete(output());
+        replace(args, "--masked-content", "noise");
+        assertRefused(run(args), "--masked-content", "'noise'", "latent-noise");
     }
 
     @Test

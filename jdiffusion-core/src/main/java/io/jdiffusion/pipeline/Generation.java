@@ -2,11 +2,13 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.model.unet.UNet;
 import io.jdiffusion.prompt.Embeddings;
 import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.sampling.NoisePredictor;
+import io.jdiffusion.sampling.NoiseSource;
 import io.jdiffusion.sampling.Sampler;
 import io.jdiffusion.sampling.SamplerId;
 import io.jdiffusion.sampling.Samplers;
@@ -40,8 +42,11 @@ final class Generation {
         static Conditioning of(LoadedModel model, Txt2ImgRequest request) {
             int batch = request.batchSize(), clipSkip = request.clipSkip();
             boolean guided = request.cfgScale() > 1.0;
-            Embeddings embeddings = Embeddings.load(request.embeddings());
-            PromptEmbedding cond = model.encodePrompt(request.prompt(), clipSkip, embeddings);
+            Embeddings embeddings = model.usable(Embeddings.load(request.embeddings()));
+            // the prompt keeps its <lora:...>/<hypernet:...> tags for the infotext, as A1111 writes it; whoever
+            // built the request applied them to the model, and they are not text for the encoder
+            String prompt = ExtraNetworks.extract(request.prompt()).prompt();
+            PromptEmbedding cond = model.encodePrompt(prompt, clipSkip, embeddings);
             PromptEmbedding uncond = guided ? model.encodeNegativePrompt(request.negativePrompt(), clipSkip, embeddings) : null;
             if (uncond != null && uncond.context().dim(1) != cond.context().dim(1)) {
                 // prompts of different chunk counts: the shorter is padded with empty-prompt chunks (A1111's
@@ -94,6 +99,22 @@ final class Generation {
     /** The channels a 9-channel inpainting UNet takes after the latents: mask ‖ masked-image latents. */
     static Tensor inpaintingChannels(Tensor latentMask, Tensor maskedImageLatents) {
         return Ops.concatChannels(latentMask, maskedImageLatents);
+    }
+
+    /**
+     * The UNet's extra input channels when there is no picture (txt2img and its hires fix), or null for an
+     * ordinary model. An inpainting model paints everything, as A1111 runs it in txt2img: a mask of ones and
+     * the latents of a mid-gray image (0 in [-1, 1]), encoded with {@code rng} after the noise is drawn. A
+     * depth model needs a picture: refused.
+     */
+    static Tensor channelsWithoutPicture(LoadedModel model, int batch, int width, int height, NoiseSource rng) {
+        int in = model.unetInChannels(), latent = model.latentChannels(), scale = model.vaeScale();
+        if (in == latent) return null;
+        if (in != 2 * latent + 1) Img2Img.requireKnownUNet(model); // a depth model or an unknown kind: one line
+        Tensor gray = Generation.repeat(model.encodeImage(new Tensor(new float[3 * width * height], 1, 3, height, width), rng), batch);
+        Tensor everything = new Tensor(new float[batch * (height / scale) * (width / scale)], batch, 1, height / scale, width / scale);
+        Arrays.fill(everything.data, 1f);
+        return inpaintingChannels(everything, gray);
     }
 
     /**

@@ -155,7 +155,8 @@ public record HiresFix(double scale, int steps, double denoise, Upscaler upscale
         TorchCpuRandom rng = new TorchCpuRandom(base.seed());
         int vaeScale = model.vaeScale();
         Tensor noise = rng.randn(base.batchSize(), model.latentChannels(), base.height() / vaeScale, base.width() / vaeScale);
-        Tensor lowres = first.sample(text.predictor(model), noise, rng, (step, steps, x) -> {
+        Tensor extra = Generation.channelsWithoutPicture(model, base.batchSize(), base.width(), base.height(), rng);
+        Tensor lowres = first.sample(text.predictor(model, extra), noise, rng, (step, steps, x) -> {
             stopped[0] = !progress.onStep(step, total, x);
             return !stopped[0];
         });
@@ -169,7 +170,8 @@ public record HiresFix(double scale, int steps, double denoise, Upscaler upscale
         Tensor hiresNoise = hiresRng.randn(clean.shape);
         // SDXL's size conditioning follows the target size (A1111 makes the hires conditioning at that size)
         Generation.Conditioning hiresText = model.sdxl() == null ? text : Generation.Conditioning.of(model, target);
-        Tensor latents = second.denoise(hiresText.predictor(model), second.addNoise(clean, hiresNoise, start), start, hiresRng,
+        Tensor hiresExtra = Generation.channelsWithoutPicture(model, base.batchSize(), target.width(), target.height(), hiresRng);
+        Tensor latents = second.denoise(hiresText.predictor(model, hiresExtra), second.addNoise(clean, hiresNoise, start), start, hiresRng,
                 null, (step, steps, x) -> progress.onStep(firstTotal + step, total, x));
         return Generation.images(model, target, base, latents, parameters(), UnaryOperator.identity());
     }

@@ -45,7 +45,8 @@ public final class Img2Img {
             // an inpainting model: repaint everything, no overlay
             byte[] everything = new byte[params.width() * params.height()];
             java.util.Arrays.fill(everything, (byte) 255);
-            return Inpaint.run(model, params, init, everything, null, request.strength(), Map.of(), listener);
+            return Inpaint.run(model, params, init, everything, null, request.strength(), MaskedContent.ORIGINAL, Map.of(),
+                    listener);
         }
         Generation.Conditioning text = Generation.Conditioning.of(model, params);
         Sampler sampler = Generation.sampler(model, params);
@@ -68,6 +69,10 @@ public final class Img2Img {
 
     static void requireKnownUNet(LoadedModel model) {
         int in = model.unetInChannels(), latent = model.latentChannels();
+        if (in == latent + 1) {
+            throw new JDiffusionException(model.model().source() + ": a depth model (the UNet takes " + in
+                    + " input channels: latents + depth); use depth2img with it");
+        }
         if (in != latent && in != 2 * latent + 1) {
             throw new JDiffusionException(model.model().source() + ": the UNet takes " + in + " input channels; image pipelines need "
                     + latent + " (an ordinary model) or " + (2 * latent + 1) + " (an inpainting model)");

@@ -129,6 +129,14 @@ public final class LoadedModel {
     }
 
     /**
+     * The embeddings this model's text encoder(s) can take: those found in a folder that were made for
+     * another model family are left out (their names stay words), as A1111 skips them.
+     */
+    public Embeddings usable(Embeddings embeddings) {
+        return embeddings.usable(e -> sdxl != null ? sdxl.fits(e) : promptEncoder.fits(e));
+    }
+
+    /**
      * The negative prompt's conditioning: as {@link #encodePrompt(String, int, Embeddings)}, except that SDXL
      * models that say force_zeros_for_empty_prompt take an empty negative prompt as all zeros.
      */

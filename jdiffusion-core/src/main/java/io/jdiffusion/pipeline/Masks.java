@@ -88,4 +88,78 @@ final class Masks {
         }
         return out;
     }
+
+    /**
+     * A1111's "fill" masked content: the masked pixels take the colours around them. The picture with the
+     * masked part transparent is blurred at radii 256, 64, 16, 4 and 2 pixels (Gaussian, approximated by
+     * three box blurs as Pillow does), and the blurs are laid over one another from the widest, some more
+     * than once, then the picture itself on top, so each masked pixel gets the colour of its nearest
+     * surroundings and unmasked pixels stay exactly as they were.
+     *
+     * @param mask one byte per pixel of the picture, 255 = masked (gray = partly)
+     */
+    static RgbImage fill(RgbImage image, byte[] mask) {
+        int w = image.width(), h = image.height(), n = w * h;
+        // premultiplied RGBA: colour × alpha, alpha = 1 where the picture is kept, 0 where masked
+        float[] kept = new float[n * 4];
+        for (int p = 0; p < n; p++) {
+            float a = 1f - (mask[p] & 0xff) / 255f;
+            for (int c = 0; c < 3; c++) kept[4 * p + c] = (image.rgb()[3 * p + c] & 0xff) * a;
+            kept[4 * p + 3] = a;
+        }
+        float[] out = new float[n * 4]; // starts transparent
+        int[][] layers = {{256, 1}, {64, 1}, {16, 2}, {4, 4}, {2, 2}, {0, 1}}; // radius, times laid on (A1111's)
+        for (int[] layer : layers) {
+            float[] blurred = kept;
+            int box = gaussianBoxRadius(layer[0]);
+            for (int pass = 0; box > 0 && pass < 3; pass++) {
+                blurred = boxBlur(blurred, 4, w, h, box, true);
+                blurred = boxBlur(blurred, 4, w, h, box, false);
+            }
+            for (int t = 0; t < layer[1]; t++) {
+                for (int p = 0; p < n; p++) {
+                    float keep = 1f - blurred[4 * p + 3]; // "over": what lies below shows through the layer's transparency
+                    for (int c = 0; c < 4; c++) out[4 * p + c] = blurred[4 * p + c] + out[4 * p + c] * keep;
+                }
+            }
+        }
+        byte[] rgb = new byte[n * 3];
+        for (int p = 0; p < n; p++) {
+            float a = out[4 * p + 3];
+            for (int c = 0; c < 3; c++) {
+                rgb[3 * p + c] = a <= 0f ? 0 : (byte) Math.clamp(Math.round(out[4 * p + c] / a), 0, 255);
+            }
+        }
+        return new RgbImage(w, h, rgb);
+    }
+
+    /** The box radius whose three passes have about the variance of a Gaussian of standard deviation sigma. */
+    private static int gaussianBoxRadius(int sigma) {
+        return sigma <= 0 ? 0 : (int) Math.round((Math.sqrt(4.0 * sigma * sigma + 1) - 1) / 2);
+    }
+
+    /**
+     * Mean over a (2r + 1) window along rows or columns of interleaved pixels of {@code channels} values,
+     * coordinates clamped at the edges.
+     */
+    static float[] boxBlur(float[] src, int channels, int w, int h, int r, boolean alongRows) {
+        float[] out = new float[src.length];
+        int lines = alongRows ? h : w, length = alongRows ? w : h;
+        for (int line = 0; line < lines; line++) {
+            for (int c = 0; c < channels; c++) {
+                double sum = 0;
+                for (int k = -r; k <= r; k++) sum += src[index(line, Math.clamp(k, 0, length - 1), c, channels, w, alongRows)];
+                for (int pos = 0; pos < length; pos++) {
+                    out[index(line, pos, c, channels, w, alongRows)] = (float) (sum / (2 * r + 1));
+                    sum += src[index(line, Math.min(pos + r + 1, length - 1), c, channels, w, alongRows)]
+                            - src[index(line, Math.max(pos - r, 0), c, channels, w, alongRows)];
+                }
+            }
+        }
+        return out;
+    }
+
+    private static int index(int line, int pos, int c, int channels, int w, boolean alongRows) {
+        return alongRows ? (line * w + pos) * channels + c : (pos * w + line) * channels + c;
+    }
 }

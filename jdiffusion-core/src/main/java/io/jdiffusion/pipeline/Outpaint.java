@@ -70,7 +70,8 @@ public final class Outpaint {
             }
         }
         Map<String, String> extra = Img2Img.parameters(strength);
-        return Inpaint.run(model, params, canvas, mask, request.overlay() ? alpha : null, strength, extra, listener);
+        return Inpaint.run(model, params, canvas, mask, request.overlay() ? alpha : null, strength, MaskedContent.ORIGINAL,
+                extra, listener);
     }
 
     /**
@@ -93,35 +94,13 @@ public final class Outpaint {
         for (int i = 0; i < rgb.length; i++) soft[i] = rgb[i] & 0xff;
         int radius = Math.max(1, Math.min(w, h) / 4);
         for (int pass = 0; pass < 3; pass++) {
-            soft = boxBlur(soft, w, h, radius, true);
-            soft = boxBlur(soft, w, h, radius, false);
+            soft = Masks.boxBlur(soft, 3, w, h, radius, true);
+            soft = Masks.boxBlur(soft, 3, w, h, radius, false);
         }
         for (int p = 0; p < known.length; p++) {
             if (known[p]) continue;
             for (int c = 0; c < 3; c++) rgb[3 * p + c] = (byte) Math.clamp(Math.round(soft[3 * p + c]), 0, 255);
         }
         return new RgbImage(w, h, rgb);
-    }
-
-    /** Mean over a (2r + 1) window along rows or columns, coordinates clamped at the edges. */
-    private static float[] boxBlur(float[] src, int w, int h, int r, boolean alongRows) {
-        float[] out = new float[src.length];
-        int lines = alongRows ? h : w, length = alongRows ? w : h;
-        for (int line = 0; line < lines; line++) {
-            for (int c = 0; c < 3; c++) {
-                double sum = 0;
-                for (int k = -r; k <= r; k++) sum += src[index(line, Math.clamp(k, 0, length - 1), c, w, alongRows)];
-                for (int pos = 0; pos < length; pos++) {
-                    out[index(line, pos, c, w, alongRows)] = (float) (sum / (2 * r + 1));
-                    sum += src[index(line, Math.min(pos + r + 1, length - 1), c, w, alongRows)]
-                            - src[index(line, Math.max(pos - r, 0), c, w, alongRows)];
-                }
-            }
-        }
-        return out;
-    }
-
-    private static int index(int line, int pos, int c, int w, boolean alongRows) {
-        return alongRows ? (line * w + pos) * 3 + c : (pos * w + line) * 3 + c;
     }
 }

@@ -73,6 +73,11 @@ public final class SdxlConditioning {
         return new PromptEmbedding(concatChannels(a.context(), b.context()), b.pooled());
     }
 
+    /** Whether the embedding has vectors for both text encoders, of their widths. */
+    boolean fits(Embedding e) {
+        return first.fits(e) && second.fits(e);
+    }
+
     /** {@link #encodeNegative(String, Embeddings)} without embeddings. */
     public PromptEmbedding encodeNegative(String negativePrompt) {
         return encodeNegative(negativePrompt, Embeddings.NONE);

@@ -69,7 +69,8 @@ public final class Txt2Img {
         TorchCpuRandom rng = new TorchCpuRandom(request.seed());
         int scale = model.vaeScale();
         Tensor noise = rng.randn(request.batchSize(), model.latentChannels(), request.height() / scale, request.width() / scale);
-        Tensor latents = sampler.sample(text.predictor(model), noise, rng, listener);
+        Tensor extra = Generation.channelsWithoutPicture(model, request.batchSize(), request.width(), request.height(), rng);
+        Tensor latents = sampler.sample(text.predictor(model, extra), noise, rng, listener);
         return Generation.images(model, request, latents, Map.of(), UnaryOperator.identity());
     }
 }

@@ -86,6 +86,12 @@ public record Embedding(String name, String source, Map<String, Tensor> vectors)
         return v;
     }
 
+    /** Whether this embedding has vectors for that text encoder, of its width (see {@link #vectorsFor}). */
+    public boolean fits(String encoderKey, int width) {
+        Tensor v = vectors.size() == 1 ? vectors.values().iterator().next() : vectors.get(encoderKey);
+        return v != null && v.dim(1) == width;
+    }
+
     public int vectorCount() {
         return vectors.values().iterator().next().dim(0);
     }

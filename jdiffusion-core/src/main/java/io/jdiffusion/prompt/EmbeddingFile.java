@@ -1,6 +1,7 @@
 package io.jdiffusion.prompt;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.model.addon.ModelsDir;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,8 +17,16 @@ import java.util.stream.Stream;
  * @param token the word as typed in prompts (matched as A1111 matches embedding names: by its tokens)
  * @param file  an embedding file in any layout {@link io.jdiffusion.model.addon.TextualInversion} reads (A1111
  *              {@code .pt} or {@code .safetensors}, a diffusers {@code learned_embeds}, SDXL's {@code clip_l}/{@code clip_g})
+ * @param fromFolder found in an embeddings folder rather than named: as in A1111, such a file is skipped (its name
+ *                   stays a plain word) when it cannot be read or was made for another model's text encoder,
+ *                   since one folder commonly serves several model families; a named file must fit
  */
-public record EmbeddingFile(String token, Path file) {
+public record EmbeddingFile(String token, Path file, boolean fromFolder) {
+
+    /** A file the user named. */
+    public EmbeddingFile(String token, Path file) {
+        this(token, file, false);
+    }
 
     /** {@code TOKEN=FILE}, as {@code --embedding} takes it. */
     public static EmbeddingFile parse(String spec) {
@@ -40,11 +49,21 @@ public record EmbeddingFile(String token, Path file) {
                 String name = p.getFileName().toString(), lower = name.toLowerCase(Locale.ROOT);
                 if (!Files.isRegularFile(p)) continue;
                 for (String ext : EXTENSIONS) {
-                    if (lower.endsWith(ext) && name.length() > ext.length()) out.add(new EmbeddingFile(name.substring(0, name.length() - ext.length()), p));
+                    if (lower.endsWith(ext) && name.length() > ext.length()) out.add(new EmbeddingFile(name.substring(0, name.length() - ext.length()), p, true));
                 }
             }
         } catch (IOException e) {
             throw new JDiffusionException("--embeddings-dir: " + dir + ": cannot list (" + e.getMessage() + ")");
+        }
+        return out;
+    }
+
+    /** The embeddings of an A1111 folder ({@code embeddings/}, subfolders included), each named by its file name. */
+    public static List<EmbeddingFile> inModelsDir(ModelsDir models) {
+        List<EmbeddingFile> out = new ArrayList<>();
+        for (ModelsDir.Entry e : models.list(ModelsDir.Kind.EMBEDDING)) {
+            String name = e.name().substring(e.name().lastIndexOf('/') + 1);
+            if (!name.isEmpty()) out.add(new EmbeddingFile(name, e.path(), true));
         }
         return out;
     }

@@ -6,33 +6,64 @@ import io.jdiffusion.model.clip.ClipTokenizer;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
 
 /** The textual-inversion embeddings of one job, by name. Immutable. */
 public final class Embeddings {
-    public static final Embeddings NONE = new Embeddings(Map.of());
+    public static final Embeddings NONE = new Embeddings(Map.of(), Set.of());
 
     private final Map<String, Embedding> byName;
+    private final Set<String> fromFolder; // names of those found in a folder: skipped where they do not fit
 
-    private Embeddings(Map<String, Embedding> byName) {
+    private Embeddings(Map<String, Embedding> byName, Set<String> fromFolder) {
         this.byName = byName;
+        this.fromFolder = fromFolder;
     }
 
-    /** Reads every file (a later one with the same token replaces an earlier one). */
+    /**
+     * Reads every file (a later one with the same token replaces an earlier one). A file the user named must
+     * be readable; one found in a folder that cannot be read is left out, as A1111 leaves it out.
+     */
     public static Embeddings load(List<EmbeddingFile> files) {
         if (files == null || files.isEmpty()) return NONE;
-        List<Embedding> loaded = new ArrayList<>();
-        for (EmbeddingFile f : files) loaded.add(Embedding.load(f));
-        return of(loaded);
+        Map<String, Embedding> byName = new LinkedHashMap<>();
+        Set<String> fromFolder = new HashSet<>();
+        for (EmbeddingFile f : files) {
+            Embedding e;
+            try {
+                e = Embedding.load(f);
+            } catch (JDiffusionException unreadable) {
+                if (f.fromFolder()) continue;
+                throw unreadable;
+            }
+            byName.put(e.name(), e);
+            if (f.fromFolder()) fromFolder.add(e.name());
+            else fromFolder.remove(e.name());
+        }
+        return byName.isEmpty() ? NONE : new Embeddings(Map.copyOf(byName), Set.copyOf(fromFolder));
     }
 
     /** Embeddings already in memory (a later one with the same name replaces an earlier one). */
     public static Embeddings of(List<Embedding> embeddings) {
         Map<String, Embedding> byName = new LinkedHashMap<>();
         for (Embedding e : embeddings) byName.put(e.name(), e);
-        return byName.isEmpty() ? NONE : new Embeddings(Map.copyOf(byName));
+        return byName.isEmpty() ? NONE : new Embeddings(Map.copyOf(byName), Set.of());
+    }
+
+    /**
+     * These embeddings without those found in a folder that {@code fits} rejects (made for another model's
+     * text encoder): their names stay plain words. Named ones are kept, to fail with their reason when used.
+     */
+    public Embeddings usable(Predicate<Embedding> fits) {
+        Map<String, Embedding> kept = new LinkedHashMap<>();
+        for (Embedding e : byName.values()) if (!fromFolder.contains(e.name()) || fits.test(e)) kept.put(e.name(), e);
+        if (kept.size() == byName.size()) return this;
+        return kept.isEmpty() ? NONE : new Embeddings(Map.copyOf(kept), Set.of());
     }
 
     public boolean isEmpty() {

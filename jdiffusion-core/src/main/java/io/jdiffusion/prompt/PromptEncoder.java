@@ -79,6 +79,11 @@ public final class PromptEncoder {
         });
     }
 
+    /** Whether the embedding has vectors for this encoder, of its width. */
+    public boolean fits(Embedding e) {
+        return e.fits(embeddingKey, encoder.hiddenSize());
+    }
+
     /** Checks every embedding against this encoder (so a wrong one fails even when no prompt uses it). */
     public void check(Embeddings embeddings) {
         for (Embedding e : embeddings.all()) e.vectorsFor(embeddingKey, encoder.hiddenSize(), modelSource);

@@ -108,6 +108,32 @@ class ImagePipelinesTest {
                 p.embeddings());
     }
 
+    /**
+     * A1111 runs txt2img on an inpainting model as inpainting everything over a mid-gray picture: the same
+     * latents, mask and masked-image conditioning as the inpaint pipeline with a white mask at strength 1.
+     */
+    @Test
+    void txt2imgWithAnInpaintingModelIsInpaintingAGrayPictureEverywhere() {
+        Path model = Fixtures.require("tiny-sd15-inpainting.safetensors");
+        LoadedModel inpainting = new LoadedModel(ModelLoader.load(model, null));
+        Txt2ImgRequest params = params(model, 64, 48);
+        GeneratedImage generated = Txt2Img.run(inpainting, params, StepListener.NONE).getFirst();
+        RgbImage anything = init(), white = RgbImage.filled(64, 64, 255, 255, 255);
+        GeneratedImage inpainted = Inpaint.run(inpainting, new InpaintRequest(params, anything, white, 1.0, ResizeMode.RESIZE,
+                false, 0, false), StepListener.NONE).getFirst();
+        assertThat(generated.width()).isEqualTo(64);
+        assertThat(generated.height()).isEqualTo(48);
+        assertThat(generated.rgb()).isEqualTo(inpainted.rgb());
+    }
+
+    @Test
+    void txt2imgWithADepthModelSaysToUseDepth2img() {
+        Path model = Fixtures.require("tiny-sd2-depth.safetensors");
+        assertThatThrownBy(() -> Txt2Img.run(new LoadedModel(ModelLoader.load(model, null)), params(model, 64, 64), StepListener.NONE))
+                .isInstanceOf(JDiffusionException.class)
+                .hasMessageContaining("tiny-sd2-depth.safetensors").hasMessageContaining("depth2img");
+    }
+
     @Test
     void everyPipelineWatermarksWhatItGeneratedAndTheOverlayKeepsTheOriginal() {
         LoadedModel model = tiny();

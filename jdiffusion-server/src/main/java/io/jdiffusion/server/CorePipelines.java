@@ -8,6 +8,7 @@ import io.jdiffusion.pipeline.Img2ImgRequest;
 import io.jdiffusion.pipeline.Inpaint;
 import io.jdiffusion.pipeline.InpaintRequest;
 import io.jdiffusion.pipeline.LoadedModel;
+import io.jdiffusion.pipeline.MaskedContent;
 import io.jdiffusion.pipeline.ResizeMode;
 import io.jdiffusion.pipeline.RgbImage;
 import io.jdiffusion.sampling.StepListener;
@@ -19,11 +20,8 @@ import java.util.Map;
  * {@link Img2ImgPipeline} over the core's {@link Img2Img} and {@link Inpaint}: the same calls the CLI's
  * {@code img2img} and {@code inpaint} commands make, so the same parameters give the same image and
  * infotext.
- *
- * <p>A1111's {@code inpainting_fill} ("masked content") is accepted with all four values, but every one
- * runs the core's single behaviour, which is A1111's 1, "original": the masked area starts from the init
- * image's latents noised to the strength's level (at strength 1 from pure noise, so there it is "latent
- * noise"). A1111's default 0, "fill", would first smear the surrounding colours into the masked area.
+ * A1111's {@code inpainting_fill} is the core's {@link MaskedContent} (same numbers) and
+ * {@code inpaint_full_res} its "only masked" inpainting, with {@code inpaint_full_res_padding}.
  */
 final class CorePipelines implements Img2ImgPipeline {
     static final CorePipelines INSTANCE = new CorePipelines();
@@ -54,7 +52,8 @@ final class CorePipelines implements Img2ImgPipeline {
         RgbImage init = rgb(job.initImage());
         RgbImage mask = nearest(rgb(job.mask()), init.width(), init.height());
         return new InpaintRequest(job.generation(), init, mask, job.denoisingStrength(), resizeMode(job.resizeMode()),
-                job.invertMask(), job.maskBlur(), job.overlay());
+                job.invertMask(), job.maskBlur(), job.overlay(), MaskedContent.ofA1111(job.inpaintingFill()),
+                job.inpaintFullRes(), job.inpaintFullResPadding());
     }
 
     /** A1111's resize_mode numbers (3, latent upscale, is refused when the request is read). */
@@ -96,6 +95,8 @@ final class CorePipelines implements Img2ImgPipeline {
                 Map.entry("--init-image", "init_images[0]"),
                 Map.entry("--mask", "mask"),
                 Map.entry("--mask-blur", "mask_blur"),
+                Map.entry("--masked-content", "inpainting_fill"),
+                Map.entry("--only-masked-padding", "inpaint_full_res_padding"),
                 Map.entry("--resize-mode", "resize_mode"),
                 Map.entry("--width", "width"),
                 Map.entry("--height", "height"),
@@ -107,7 +108,11 @@ final class CorePipelines implements Img2ImgPipeline {
                 Map.entry("--prompt", "prompt"),
                 Map.entry("--negative-prompt", "negative_prompt"),
                 Map.entry("--extend", "left, top, right, bottom"),
-                Map.entry("--overlap", "overlap"));
+                Map.entry("--overlap", "overlap"),
+                Map.entry("--hires-scale", "hr_scale"),
+                Map.entry("--hires-steps", "hr_second_pass_steps"),
+                Map.entry("--hires-denoise", "denoising_strength"),
+                Map.entry("--hires-upscaler", "hr_upscaler"));
 
         private CoreErrors() {
         }

@@ -143,7 +143,6 @@ record GenerationParams(
 
     /** Fields whose non-default values ask for features jdiffusion does not have. */
     private static void refuseUnsupported(RequestFields f) {
-        if (f.bool("enable_hr", false)) throw ApiException.invalid("enable_hr", "hires fix is not supported; generate at the final size");
         if (f.bool("tiling", false)) throw ApiException.invalid("tiling", "tiling is not supported");
         if (f.bool("restore_faces", false)) throw ApiException.invalid("restore_faces", "face restoration is not supported");
         if (f.number("subseed_strength", 0, 0, 1) != 0) {

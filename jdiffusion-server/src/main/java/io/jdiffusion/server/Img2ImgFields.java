@@ -2,15 +2,17 @@ package io.jdiffusion.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.pipeline.InpaintRequest;
+import io.jdiffusion.pipeline.MaskedContent;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 
 /**
  * The fields img2img adds to txt2img's: the init image, the strength, and the inpainting mask with
  * its options, all decoded and checked before the job is queued.
  *
- * <p>Two differences from A1111: {@code inpaint_full_res} ("only masked") is not supported, so it
- * defaults to false here and {@code true} with a mask is refused; and {@code jdiffusion_overlay}
- * (ours, default true as A1111 always does it) may turn off pasting the original back outside the mask.
+ * <p>A1111's defaults throughout ({@code inpainting_fill} 0, "fill", as its API has it, though its page
+ * starts at 1, "original"); ours, {@code jdiffusion_overlay} (default true, as A1111 always does it), may
+ * turn off pasting the original back outside the mask.
  */
 record Img2ImgFields(
         Png.Image initImage,
@@ -27,7 +29,7 @@ record Img2ImgFields(
 
     static final double DEFAULT_STRENGTH = 0.75; // A1111's defaults
     static final int DEFAULT_MASK_BLUR = 4;
-    static final int DEFAULT_FULL_RES_PADDING = 32;
+    static final int DEFAULT_FULL_RES_PADDING = InpaintRequest.DEFAULT_ONLY_MASKED_PADDING;
     static final int LATENT_UPSCALE = 3;          // A1111's resize_mode "Just resize (latent upscale)"
 
     static Img2ImgFields parse(RequestFields f, long maxPixels) {
@@ -42,13 +44,10 @@ record Img2ImgFields(
         Png.Image mask = maskText == null || maskText.isBlank() ? null
                 : ImageData.rgb("mask", ImageData.base64("mask", maskText), maxPixels);
         int maskBlur = f.integer("mask_blur", DEFAULT_MASK_BLUR, 0, 256);
-        int fill = f.integer("inpainting_fill", 0, 0, 3);
+        int fill = f.integer("inpainting_fill", MaskedContent.FILL.a1111(), 0, MaskedContent.values().length - 1);
         boolean fullRes = f.bool("inpaint_full_res", false);
-        if (fullRes && mask != null) {
-            throw ApiException.invalid("inpaint_full_res", "true (inpaint only the masked area at full resolution) is not"
-                    + " supported; send false to inpaint the whole picture");
-        }
-        int padding = f.integer("inpaint_full_res_padding", DEFAULT_FULL_RES_PADDING, 0, 4096);
+        int padding = f.integer("inpaint_full_res_padding", DEFAULT_FULL_RES_PADDING, 0,
+                InpaintRequest.MAX_ONLY_MASKED_PADDING);
         int invert = f.integer("inpainting_mask_invert", 0, 0, 1);
         boolean overlay = f.bool("jdiffusion_overlay", true);
         boolean include = f.bool("include_init_images", false);

@@ -8,6 +8,7 @@ import io.javalin.http.Context;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
+import io.jdiffusion.pipeline.HiresFix;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.SamplerId;
@@ -44,8 +45,17 @@ final class SdApi {
     void txt2img(Context ctx) {
         RequestFields f = RequestFields.of(body(ctx));
         GenerationParams p = GenerationParams.parse(f, catalog, settings);
-        Generation.Result r = await(queue.submit(progress ->
-                Generation.run(catalog, p, settings.watermark(), Txt2Img::run, null, progress)));
+        HiresFix hires = HiresFields.parse(f, p, settings.maxPixels());
+        if (hires != null) {
+            try {
+                hires.validate(p.request(modelPath(p), 0, settings.watermark()));
+            } catch (JDiffusionException e) {
+                throw CorePipelines.CoreErrors.toApi(e);
+            }
+        }
+        Generation.Result r = await(queue.submit(progress -> Generation.run(catalog, p, settings.watermark(),
+                (model, request, listener) -> Txt2Img.run(model, request, hires, listener),
+                hires == null ? null : hires.denoise(), progress)));
         send(ctx, Generation.response(json, r, echo(f, p, false)));
     }
 

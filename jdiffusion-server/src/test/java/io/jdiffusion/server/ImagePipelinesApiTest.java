@@ -10,6 +10,7 @@ import io.jdiffusion.pipeline.Img2ImgRequest;
 import io.jdiffusion.pipeline.Inpaint;
 import io.jdiffusion.pipeline.InpaintRequest;
 import io.jdiffusion.pipeline.LoadedModel;
+import io.jdiffusion.pipeline.MaskedContent;
 import io.jdiffusion.pipeline.Outpaint;
 import io.jdiffusion.pipeline.OutpaintRequest;
 import io.jdiffusion.pipeline.ResizeMode;
@@ -152,9 +153,42 @@ class ImagePipelinesApiTest {
 
         RgbImage init = image(c.get("init_image").asText());
         GeneratedImage expected = Inpaint.run(direct, new InpaintRequest(params(c, init.width(), init.height()), init,
-                image(c.get("mask").asText()), 0.75, ResizeMode.RESIZE, true, 4, true), StepListener.NONE).getFirst();
+                image(c.get("mask").asText()), 0.75, ResizeMode.RESIZE, true, 4, true, MaskedContent.FILL, false, 32),
+                StepListener.NONE).getFirst();
         assertSame(got, expected);
-        assertThat(expected.infotext()).contains("Mask blur: 4");
+        assertThat(expected.infotext()).contains("Mask blur: 4", "Masked content: fill");
+    }
+
+    /**
+     * Every inpainting_fill, on the whole picture and "only masked" (inpaint_full_res), gives what the core
+     * makes with the same masked content and inpaint area; only masked keeps the picture's own size.
+     */
+    @Test
+    void inpaintingFillAndOnlyMaskedReachTheCore() {
+        JsonNode c = fixtureCase("inpaint", "inpaint_4ch");
+        RgbImage init = image(c.get("init_image").asText()), mask = image(c.get("mask").asText());
+        for (boolean onlyMasked : new boolean[]{false, true}) {
+            for (MaskedContent content : MaskedContent.values()) {
+                ObjectNode body = body(c);
+                body.put("mask", base64(c.get("mask").asText()));
+                body.put("denoising_strength", 0.6);
+                body.put("inpainting_fill", content.a1111());
+                body.put("inpaint_full_res", onlyMasked);
+                body.put("inpaint_full_res_padding", 8);
+                // only masked: the crop is inpainted at 48×32, the answer has the picture's size
+                body.put("width", onlyMasked ? 48 : init.width());
+                body.put("height", onlyMasked ? 32 : init.height());
+                Png.Image got = ok(client.post("/sdapi/v1/img2img", body)).image(0);
+
+                Txt2ImgRequest p = params(c, body.get("width").asInt(), body.get("height").asInt());
+                GeneratedImage expected = Inpaint.run(direct, new InpaintRequest(p, init, mask, 0.6, ResizeMode.RESIZE,
+                        false, 4, true, content, onlyMasked, 8), StepListener.NONE).getFirst();
+                assertThat(got.width()).isEqualTo(init.width());
+                assertThat(got.height()).isEqualTo(init.height());
+                assertSame(got, expected);
+                if (onlyMasked) assertThat(expected.infotext()).contains("Inpaint area: Only masked", "Size: 48x32");
+            }
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.pipeline.GeneratedImage;
+import io.jdiffusion.pipeline.HiresFix;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.LoadedModel;
 import io.jdiffusion.pipeline.Txt2Img;
@@ -95,6 +96,34 @@ class Txt2ImgApiTest {
         assertSameImage(got.rgb(), expected.rgb());
         assertThat(got.text()).containsEntry("parameters", expected.infotext());
         assertThat(reply.info().get("infotexts").get(0).asText()).isEqualTo(expected.infotext());
+    }
+
+    /** A1111's hires-fix fields run the core's hires fix: the image at the target size, as {@code Txt2Img.run} makes it. */
+    @Test
+    void enableHrRunsTheHiresFix() {
+        JsonNode c = eulerACase();
+        ObjectNode body = body(c);
+        body.put("steps", 3);
+        body.put("enable_hr", true);
+        body.put("hr_scale", 1.5);
+        body.put("hr_upscaler", "Lanczos");
+        body.put("hr_second_pass_steps", 2);
+        body.put("denoising_strength", 0.6);
+        ApiClient.Reply reply = client.post("/sdapi/v1/txt2img", body);
+        assertThat(reply.status()).as(reply.text()).isEqualTo(200);
+
+        Txt2ImgRequest request = new Txt2ImgRequest(model.toAbsolutePath().normalize(), null, c.get("prompt").asText(),
+                c.get("negative_prompt").asText(), c.get("sampler").asText(), 3, c.get("guidance_scale").asDouble(),
+                c.get("seed").asLong(), c.get("width").asInt(), c.get("height").asInt(), 1, 1, null, false);
+        HiresFix hires = new HiresFix(1.5, 2, 0.6, HiresFix.Upscaler.LANCZOS);
+        GeneratedImage expected = Txt2Img.run(direct, request, hires, StepListener.NONE).getFirst();
+        Png.Image got = reply.image(0);
+        assertThat(got.width()).isEqualTo(hires.targetWidth(c.get("width").asInt())).isGreaterThan(c.get("width").asInt());
+        assertThat(got.height()).isEqualTo(expected.height());
+        assertSameImage(got.rgb(), expected.rgb());
+        assertThat(got.text()).containsEntry("parameters", expected.infotext());
+        assertThat(Infotext.parse(expected.infotext()).parameters()).containsEntry("Hires upscaler", "Lanczos").containsEntry("Denoising strength", "0.6");
+        assertThat(reply.info().get("denoising_strength").asDouble()).isEqualTo(0.6);
     }
 
     @Test

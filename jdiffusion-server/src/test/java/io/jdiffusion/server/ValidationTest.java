@@ -87,8 +87,14 @@ class ValidationTest {
                         "override_settings.CLIP_stop_at_last_layers"),
                 Arguments.of(TXT2IMG, "{\"override_settings\": {\"sd_model_checkpoint\": \"nope\"}}", 422,
                         "override_settings.sd_model_checkpoint"),
+                // hires fix: what we do not have is refused by name
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"hr_upscaler\": \"R-ESRGAN 4x+\"}", 422, "hr_upscaler"),
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"hr_scale\": 0.5}", 422, "hr_scale"),
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"hr_scale\": 8, \"width\": 1024, \"height\": 1024}", 422, "hr_scale"),
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"hr_resize_x\": 1024}", 422, "hr_resize_x"),
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"denoising_strength\": 0}", 422, "denoising_strength"),
+                Arguments.of(TXT2IMG, "{\"enable_hr\": true, \"hr_second_pass_steps\": -1}", 422, "hr_second_pass_steps"),
                 // features we do not have
-                Arguments.of(TXT2IMG, "{\"enable_hr\": true}", 422, "enable_hr"),
                 Arguments.of(TXT2IMG, "{\"subseed_strength\": 0.5}", 422, "subseed_strength"),
                 Arguments.of(TXT2IMG, "{\"alwayson_scripts\": {\"controlnet\": {}}}", 422, "alwayson_scripts"),
                 // images
@@ -104,7 +110,9 @@ class ValidationTest {
                 Arguments.of(IMG2IMG, "{" + init + ", \"resize_mode\": 3}", 422, "resize_mode"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": 0.01}", 422, "denoising_strength"),
                 Arguments.of(IMG2IMG, "{" + init + ", \"denoising_strength\": \"strong\"}", 422, "denoising_strength"),
-                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res\": true}", 422, "inpaint_full_res"),
+                // the mask is black: nothing to inpaint on its own
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res\": true}", 422, "mask"),
+                Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpaint_full_res_padding\": -1}", 422, "inpaint_full_res_padding"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"mask_blur\": -1}", 422, "mask_blur"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_fill\": 4}", 422, "inpainting_fill"),
                 Arguments.of(IMG2IMG, "{" + init + ", " + mask + ", \"inpainting_mask_invert\": 2}", 422, "inpainting_mask_invert"),
@@ -142,7 +150,7 @@ class ValidationTest {
     void noWrongValueMakesA5xx() {
         String[] fields = {"prompt", "negative_prompt", "seed", "subseed", "subseed_strength", "sampler_name",
                 "sampler_index", "scheduler", "batch_size", "n_iter", "steps", "cfg_scale", "width", "height",
-                "enable_hr", "tiling", "restore_faces", "script_name", "alwayson_scripts", "send_images", "save_images",
+                "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "tiling", "restore_faces", "script_name", "alwayson_scripts", "send_images", "save_images",
                 "styles", "eta", "init_images", "mask", "denoising_strength", "resize_mode", "mask_blur",
                 "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding", "inpainting_mask_invert",
                 "include_init_images", "jdiffusion_overlay", "left", "top", "right", "bottom", "overlap"};

@@ -131,8 +131,9 @@ function job() {
     body.mask = maskDataUrl();
     body.mask_blur = Number($('mask_blur').value);
     body.inpainting_mask_invert = $('inpainting_mask_invert').checked ? 1 : 0;
-    body.inpainting_fill = 1; // "original": the only masked content the server has
-    body.inpaint_full_res = false;
+    body.inpainting_fill = Number($('inpainting_fill').value);
+    body.inpaint_full_res = $('inpaint_full_res').value === 'true';
+    body.inpaint_full_res_padding = Number($('inpaint_full_res_padding').value);
   }
   return ['img2img', body];
 }
