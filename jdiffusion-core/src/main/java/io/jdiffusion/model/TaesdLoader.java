@@ -61,8 +61,8 @@ public final class TaesdLoader {
             }
             if (!Files.isRegularFile(path) || !TensorFile.looksLikeWeights(path)) return false;
             return layout(names(TensorFile.open(path))) != Layout.NONE;
-        } catch (JDiffusionException e) {
-            return false;
+        } catch (JDiffusionException | java.io.UncheckedIOException e) {
+            return false; // not readable as a TAESD: the VAE loader says what is wrong with it
         }
     }
 
