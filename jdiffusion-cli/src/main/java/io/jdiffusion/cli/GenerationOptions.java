@@ -4,8 +4,8 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.hub.HubSettings;
 import io.jdiffusion.hub.ModelSource;
-import io.jdiffusion.model.ModelFamily;
 import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.TaesdLoader;
 import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.LoraSpec;
 import io.jdiffusion.model.addon.ModelAddons;
@@ -109,8 +109,12 @@ final class GenerationOptions {
     List<String> loras = new ArrayList<>();
 
     @Option(names = "--vae", paramLabel = "FILE", description = "Another VAE: a file (original or diffusers layout) or a diffusers vae folder; "
-            + "with --models-dir also a name from models/VAE.")
+            + "with --models-dir also a name from models/VAE. A TAESD file or folder, or 'taesd' (the tiny autoencoder from the Hub: "
+            + TaesdLoader.HUB_SD + ", " + TaesdLoader.HUB_SDXL + " for SDXL), decodes fast in little memory.")
     Path vae;
+
+    /** --vae's word for the Hub's TAESD of the model's family. */
+    static final String TAESD = "taesd";
 
     @Option(names = "--models-dir", paramLabel = "DIR",
             description = "An AUTOMATIC1111 folder (models/Stable-diffusion, models/Lora, models/VAE, ...) to find models by name.")
@@ -140,8 +144,13 @@ final class GenerationOptions {
     Integer threads;
 
     @Option(names = "--preview-every", paramLabel = "N",
-            description = "Write a cheap preview of the first image (latent resolution, no VAE) to --preview-file every N steps and after the last.")
+            description = "Write a preview of the first image (see --preview) to --preview-file every N steps and after the last.")
     Integer previewEvery;
+
+    @Option(names = "--preview", paramLabel = "KIND", defaultValue = "linear",
+            description = "How --preview-every draws: linear (a latent→RGB mix at 1/8 size, no network) or taesd (the tiny autoencoder "
+                    + "at full size: the --vae TAESD, else 'taesd' from the Hub) (default: ${DEFAULT-VALUE}).")
+    String preview;
 
     @Option(names = "--preview-file", paramLabel = "FILE",
             description = "The PNG the previews replace, atomically (with --preview-every; alone: every step). Its folder must exist.")
@@ -151,6 +160,7 @@ final class GenerationOptions {
     private List<EmbeddingFile> embeddings;
     private ExtraNetworks tags;
     private ModelAddons addons;
+    private Path previewTaesd; // what --preview taesd decodes with (null: the linear previews); set by check()
 
     /**
      * Checks what needs no model: sampler, model path (found by name with --models-dir), config folder,
@@ -186,6 +196,27 @@ final class GenerationOptions {
         Embeddings.load(embeddings); // unreadable files fail before the model loads
         // last, so that a mistake in any other flag is reported before a download starts
         if (hubModel) model = ModelSource.resolve(model == null ? null : model.toString(), hubSettings.get(), err);
+        resolveTaesd(err);
+    }
+
+    /**
+     * --vae taesd and --preview taesd: the Hub's TAESD for the model's family (downloaded once into the Hugging Face
+     * cache); a --vae naming a TAESD file or folder serves the previews too.
+     */
+    private void resolveTaesd(PrintWriter err) {
+        boolean taesdWord = addons.vae() != null && isTaesdWord(addons.vae());
+        boolean taesdPreview = preview.equalsIgnoreCase(TAESD) && previewFile != null;
+        if (taesdPreview && addons.vae() != null && !taesdWord && TaesdLoader.isTaesd(addons.vae())) previewTaesd = addons.vae();
+        if (!taesdWord && (!taesdPreview || previewTaesd != null)) return;
+        String repo = TaesdLoader.hubRepo(ModelLoader.load(model, configDir).family());
+        Path hubTaesd = ModelSource.resolveComponent(repo, hubSettings.get(), err);
+        if (taesdWord) addons = new ModelAddons(addons.loras(), hubTaesd, addons.hypernetworks());
+        if (taesdPreview && previewTaesd == null) previewTaesd = hubTaesd;
+    }
+
+    /** Whether --vae is the word taesd rather than a file of that name. */
+    private static boolean isTaesdWord(Path vae) {
+        return vae.toString().equalsIgnoreCase(TAESD) && !Files.exists(vae);
     }
 
     /** What goes on the model: --lora, --vae and the prompt's tags (after {@link #check()}). */
@@ -266,6 +297,7 @@ final class GenerationOptions {
             hypernetworks.add(new ModelAddons.HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
         }
         Path vaePath = vae;
+        if (vaePath != null && isTaesdWord(vaePath)) return new ModelAddons(specs, vaePath, hypernetworks); // resolved after the model
         if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());
         if (vaePath != null && !Files.exists(vaePath)) throw new JDiffusionException("--vae: " + vaePath + ": no such file or directory");
         return new ModelAddons(specs, vaePath, hypernetworks);
@@ -296,6 +328,9 @@ final class GenerationOptions {
 
     /** --preview-every and --preview-file: a positive interval, and a PNG file name in a folder that exists. */
     private void checkPreview() {
+        if (!preview.equalsIgnoreCase("linear") && !preview.equalsIgnoreCase(TAESD)) {
+            throw new JDiffusionException("--preview: '" + preview + "' is not linear or taesd");
+        }
         if (previewEvery == null && previewFile == null) return;
         if (previewFile == null) throw new JDiffusionException("--preview-every: give --preview-file FILE to write the previews to");
         if (previewEvery != null && previewEvery < 1) {
@@ -311,11 +346,15 @@ final class GenerationOptions {
         }
     }
 
-    /** The progress listener, also writing previews when asked (the model's family picks the latent → RGB mix). */
+    /**
+     * The progress listener, also writing previews when asked: decoded by the TAESD with --preview taesd, else the
+     * linear mix (the model's family picks it).
+     */
     private StepListener withPreview(StepListener progress) {
         if (previewFile == null) return progress;
-        ModelFamily family = ModelLoader.load(model, configDir).family();
-        StepListener preview = LatentPreview.writer(previewFile, previewEvery == null ? 1 : previewEvery, family);
+        int every = previewEvery == null ? 1 : previewEvery;
+        StepListener preview = previewTaesd != null ? LatentPreview.taesdWriter(previewFile, every, TaesdLoader.load(previewTaesd))
+                : LatentPreview.writer(previewFile, every, ModelLoader.load(model, configDir).family());
         return (step, total, latents) -> {
             preview.onStep(step, total, latents);
             return progress.onStep(step, total, latents);

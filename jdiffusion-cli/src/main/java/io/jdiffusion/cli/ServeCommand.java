@@ -1,7 +1,11 @@
 package io.jdiffusion.cli;
 
 import io.jdiffusion.JDiffusionException;
+import io.jdiffusion.hub.HubSettings;
+import io.jdiffusion.hub.ModelSource;
+import io.jdiffusion.model.TaesdLoader;
 import io.jdiffusion.server.JDiffusionServer;
+import io.jdiffusion.server.PreviewImages;
 import io.jdiffusion.server.ServerOptions;
 import io.jdiffusion.tensor.Parallel;
 import picocli.CommandLine.Command;
@@ -57,6 +61,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", description = "Compute threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--preview", paramLabel = "KIND", defaultValue = "linear",
+            description = "How /sdapi/v1/progress draws current_image: linear (a latent→RGB mix at 1/8 size) or taesd (the tiny "
+                    + "autoencoder at full size, " + TaesdLoader.HUB_SD + " or " + TaesdLoader.HUB_SDXL
+                    + " from the Hub, fetched when first needed) (default: ${DEFAULT-VALUE}).")
+    String preview;
+
     @Override
     public Integer call() throws InterruptedException {
         PrintWriter err = spec.commandLine().getErr();
@@ -65,8 +75,9 @@ final class ServeCommand implements Callable<Integer> {
         ServerOptions options = ServerOptions.of(model, modelsDir).withHost(host).withPort(port).withApiAuth(apiAuth)
                 .withQueueSize(queueSize).withWatermark(!noWatermark).validate();
         if (threads != null) Parallel.setThreads(threads);
+        PreviewImages previews = previews(err);
 
-        JDiffusionServer server = JDiffusionServer.start(options);
+        JDiffusionServer server = JDiffusionServer.start(options, previews);
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "jdiffusion-stop"));
         if (apiAuth == null && !isLoopback(host)) {
             err.println("warning: listening on " + host + " without --api-auth: anyone who can reach this machine can use it");
@@ -79,6 +90,14 @@ final class ServeCommand implements Callable<Integer> {
             server.close(); // also when this thread is interrupted rather than the JVM stopped
         }
         return 0;
+    }
+
+    /** --preview: the linear mix, or each family's TAESD from the Hub (its cache first), fetched when first needed. */
+    private PreviewImages previews(PrintWriter err) {
+        if (preview.equalsIgnoreCase("linear")) return PreviewImages.LINEAR;
+        if (!preview.equalsIgnoreCase("taesd")) throw new JDiffusionException("--preview: '" + preview + "' is not linear or taesd");
+        HubSettings hub = HubSettings.fromEnvironment();
+        return PreviewImages.taesd(family -> ModelSource.resolveComponent(TaesdLoader.hubRepo(family), hub, err));
     }
 
     private static boolean isLoopback(String host) {

@@ -58,38 +58,66 @@ public final class HubDownloader {
 
     /** The local snapshot folder of the repository at its revision, downloading what is missing. */
     public Path snapshot(RepoId repo) {
+        return snapshot(repo, false);
+    }
+
+    /**
+     * The local snapshot folder of a repository that holds one diffusers component at its top, config.json and
+     * its weights (a VAE, or a TAESD such as {@code madebyollin/taesd}), downloading what is missing.
+     */
+    public Path componentSnapshot(RepoId repo) {
+        return snapshot(repo, true);
+    }
+
+    private Path snapshot(RepoId repo, boolean topComponent) {
         HubCache cache = new HubCache(settings.cacheDir(), repo);
-        if (settings.offline()) return fromCache(repo, cache, "HF_HUB_OFFLINE is set");
+        if (settings.offline()) return fromCache(repo, cache, "HF_HUB_OFFLINE is set", topComponent);
         HubClient.RepoInfo info;
         try {
             info = client.repoInfo(repo);
         } catch (HubClient.UnreachableException e) {
-            Path cached = fromCache(repo, cache, e.getMessage());
+            Path cached = fromCache(repo, cache, e.getMessage(), topComponent);
             notices.accept(e.getMessage() + "; using the cached " + repo + " in " + cached);
             return cached;
         } catch (IOException e) {
             throw new JDiffusionException(repo + ": cannot read the Hub's answer (" + HubClient.describe(e) + ")");
         }
-        if (!info.files().contains(ModelFiles.MODEL_INDEX)) {
-            throw new JDiffusionException(repo + ": no " + ModelFiles.MODEL_INDEX + " in the repository: not a diffusers model"
-                    + " (download its checkpoint file and give --model the file)");
-        }
         String commit = info.commit();
-        fetch(repo, cache, commit, ModelFiles.MODEL_INDEX);
-        JsonNode modelIndex = Json.read(cache.snapshot(commit).resolve(ModelFiles.MODEL_INDEX));
-        for (String file : ModelFiles.select(info.files(), modelIndex)) fetch(repo, cache, commit, file);
+        List<String> files;
+        if (topComponent) {
+            files = ModelFiles.selectTopComponent(info.files());
+            if (!files.contains(COMPONENT_CONFIG) || files.stream().noneMatch(HubDownloader::isWeights)) {
+                throw new JDiffusionException(repo + ": no " + COMPONENT_CONFIG + " and weights at the top of the repository:"
+                        + " not a diffusers component such as a VAE");
+            }
+        } else {
+            if (!info.files().contains(ModelFiles.MODEL_INDEX)) {
+                throw new JDiffusionException(repo + ": no " + ModelFiles.MODEL_INDEX + " in the repository: not a diffusers model"
+                        + " (download its checkpoint file and give --model the file)");
+            }
+            fetch(repo, cache, commit, ModelFiles.MODEL_INDEX);
+            JsonNode modelIndex = Json.read(cache.snapshot(commit).resolve(ModelFiles.MODEL_INDEX));
+            files = ModelFiles.select(info.files(), modelIndex);
+        }
+        for (String file : files) fetch(repo, cache, commit, file);
         if (!repo.revisionIsCommit()) cache.writeRef(repo.revision(), commit);
         return cache.snapshot(commit);
     }
 
+    private static final String COMPONENT_CONFIG = "config.json";
+
     /** The cached snapshot, if it holds a loadable model; otherwise a one-line error saying why the Hub was not asked. */
-    private Path fromCache(RepoId repo, HubCache cache, String why) {
+    private Path fromCache(RepoId repo, HubCache cache, String why, boolean topComponent) {
         String commit = cache.commitFor(repo).orElseThrow(() -> new JDiffusionException(
                 repo + ": not in the cache " + settings.cacheDir() + " and " + why + "; download it once with network access"));
         Path snapshot = cache.snapshot(commit);
         Path index = snapshot.resolve(ModelFiles.MODEL_INDEX);
         List<String> missing = new ArrayList<>();
-        if (!Files.isRegularFile(index)) {
+        if (topComponent) {
+            List<String> present = filesIn(snapshot);
+            if (!present.contains(COMPONENT_CONFIG)) missing.add(COMPONENT_CONFIG);
+            if (present.stream().noneMatch(f -> f.indexOf('/') < 0 && isWeights(f))) missing.add("weights");
+        } else if (!Files.isRegularFile(index)) {
             missing.add(ModelFiles.MODEL_INDEX);
         } else {
             List<String> present = filesIn(snapshot);

@@ -46,9 +46,17 @@ final class ModelFiles {
         return chosen;
     }
 
-    /** A component folder's configs and text files, and its best weights file per base name. */
+    /**
+     * The files of a repository that holds one component at its top (a VAE or TAESD repository such as
+     * {@code madebyollin/taesd}): its configs and its best weights file per base name.
+     */
+    static List<String> selectTopComponent(Collection<String> files) {
+        return componentFiles(files, "");
+    }
+
+    /** A component folder's configs and text files, and its best weights file per base name ("" = the top). */
     private static List<String> componentFiles(Collection<String> files, String component) {
-        String prefix = component + "/";
+        String prefix = component.isEmpty() ? "" : component + "/";
         List<String> chosen = new ArrayList<>();
         Map<String, String> bestWeights = new TreeMap<>(); // base name -> file
         for (String file : files) {

@@ -35,11 +35,22 @@ public final class ModelSource {
         Path local = localPath(name);
         if (local != null && Files.exists(local)) return local;
         if (!isHubId(name)) return local != null ? local : Path.of(name); // the caller's "no such file" names it
-        HubDownloader downloader = new HubDownloader(settings, DownloadProgress.bar(err), note -> {
+        return downloader(settings, err).snapshot(RepoId.parse(name));
+    }
+
+    private static HubDownloader downloader(HubSettings settings, PrintWriter err) {
+        return new HubDownloader(settings, DownloadProgress.bar(err), note -> {
             err.println("note: " + note);
             err.flush();
         });
-        return downloader.snapshot(RepoId.parse(name));
+    }
+
+    /**
+     * The local folder of a Hub repository that holds one diffusers component at its top (config.json and
+     * weights: a VAE or a TAESD), downloaded first if needed; progress and notes go to {@code err}.
+     */
+    public static Path resolveComponent(String repo, HubSettings settings, PrintWriter err) {
+        return downloader(settings, err).componentSnapshot(RepoId.parse(repo.strip()));
     }
 
     /** Whether {@code --model} text names a Hub repository rather than a file (when no such file exists). */

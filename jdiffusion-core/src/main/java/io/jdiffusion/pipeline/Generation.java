@@ -93,7 +93,7 @@ final class Generation {
         SamplerId.parse(request.sampler());
         StableDiffusionModel model = ModelLoader.load(request.model(), request.configDir());
         if (request.predictionType() != null) model = model.withPredictionType(request.predictionType());
-        return new LoadedModel(addons.apply(model), addons.attentionInputs());
+        return new LoadedModel(addons.apply(model), addons.attentionInputs(), addons.taesd());
     }
 
     static Sampler sampler(LoadedModel model, Txt2ImgRequest request) {
@@ -152,6 +152,7 @@ final class Generation {
         Map<String, String> extra = new LinkedHashMap<>(extraParameters);
         if (mark.message() != null) extra.put(OutputWatermark.INFOTEXT_KEY, mark.message().name());
         Infotext base = Infotext.forTxt2Img(described, request.seed(), model.modelHash(), Infotext.modelName(request.model()));
+        if (model.taesd() != null) base = withVae(base, model.taesd().name());
         // one noise draw covers the batch (as diffusers does), so every image is reproduced by the same seed and batch size
         String infotext = withParameters(base, extra).format();
         List<GeneratedImage> images = new ArrayList<>(rgb.length);
@@ -187,6 +188,21 @@ final class Generation {
         }
         if (!corePlaced) putAll(out, core);
         if (!restPlaced) putAll(out, rest);
+        return new Infotext(base.prompt(), base.negativePrompt(), out);
+    }
+
+    /** The infotext with "VAE: name" where A1111 writes it: after the model, before "Clip skip" (or what follows). */
+    static Infotext withVae(Infotext base, String vae) {
+        Map<String, String> out = new LinkedHashMap<>();
+        boolean placed = false;
+        for (Map.Entry<String, String> e : base.parameters().entrySet()) {
+            if (!placed && java.util.Set.of("Denoising strength", "Clip skip", "RNG", "Version").contains(e.getKey())) {
+                out.put("VAE", vae);
+                placed = true;
+            }
+            out.put(e.getKey(), e.getValue());
+        }
+        if (!placed) out.put("VAE", vae);
         return new Infotext(base.prompt(), base.negativePrompt(), out);
     }
 

@@ -3,11 +3,13 @@ package io.jdiffusion.pipeline;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.model.ModelFamily;
+import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
  * A cheap look at latents while sampling runs, with no VAE: each pixel's RGB is a fixed linear mix of its
@@ -22,6 +24,9 @@ import java.util.Map;
  * <p>A1111 mixes the sampler's denoised estimate; a {@link StepListener} sees the current noisy latents, whose
  * spread early in sampling is the noise level (up to ~15). So the latents are first divided by their standard
  * deviation when it exceeds 1: the preview shows structure instead of saturating.
+ *
+ * <p>With a {@link Taesd} the preview is that tiny decoder's picture instead, at full image size (A1111's
+ * "TAESD" live preview), from the latents tamed the same way.
  */
 public final class LatentPreview {
     /** SD 1.x/2.x: rgb[c] = Σ_k latent[k] · SD[k][c]. */
@@ -70,6 +75,22 @@ public final class LatentPreview {
         return new RgbImage(w, h, rgb);
     }
 
+    /** Image {@code index} of a [B, C, h, w] latent batch decoded by the TAESD, at full size. */
+    public static RgbImage taesdRgb(Tensor latents, int index, Taesd taesd) {
+        int perImage = latents.numel() / latents.dim(0);
+        Tensor one = latents.slice0(index, 1).copy();
+        float scale = 1f / (float) Math.max(1.0, spread(latents.data, index * perImage, perImage));
+        if (scale != 1f) for (int i = 0; i < one.data.length; i++) one.data[i] *= scale;
+        Tensor image = taesd.decode(one);
+        return new RgbImage(image.dim(3), image.dim(2), LoadedModel.toRgb8(image)[0]);
+    }
+
+    /** The first image of a latent batch, TAESD-decoded, as PNG bytes. */
+    public static byte[] taesdPng(Tensor latents, Taesd taesd) {
+        RgbImage img = taesdRgb(latents, 0, taesd);
+        return Png.encode(img.width(), img.height(), img.rgb(), Map.of());
+    }
+
     /** The first image of a latent batch as PNG bytes. */
     public static byte[] png(Tensor latents, ModelFamily family) {
         RgbImage img = rgb(latents, 0, family);
@@ -86,10 +107,19 @@ public final class LatentPreview {
      * never reads half of it) after every {@code every}-th step and after the last one.
      */
     public static StepListener writer(Path file, int every, ModelFamily family) {
+        return writer(file, every, latents -> rgb(latents, 0, family));
+    }
+
+    /** As {@link #writer(Path, int, ModelFamily)}, the previews decoded by the TAESD at full size. */
+    public static StepListener taesdWriter(Path file, int every, Taesd taesd) {
+        return writer(file, every, latents -> taesdRgb(latents, 0, taesd));
+    }
+
+    private static StepListener writer(Path file, int every, Function<Tensor, RgbImage> preview) {
         if (every < 1) throw new JDiffusionException("--preview-every: " + every + " must be at least 1");
         return (step, totalSteps, latents) -> {
             if (step % every == 0 || step == totalSteps) {
-                RgbImage img = rgb(latents, 0, family);
+                RgbImage img = preview.apply(latents);
                 Png.write(file, img.width(), img.height(), img.rgb(), Map.of());
             }
             return true;

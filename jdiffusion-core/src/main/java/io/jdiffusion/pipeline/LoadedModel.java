@@ -1,8 +1,10 @@
 package io.jdiffusion.pipeline;
 
+import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.unet.AttentionInputs;
 import io.jdiffusion.model.unet.UNet;
+import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.model.vae.Vae;
 import io.jdiffusion.prompt.Embedding;
 import io.jdiffusion.prompt.Embeddings;
@@ -26,6 +28,7 @@ public final class LoadedModel {
     private final SdxlConditioning sdxl; // SDXL: both text encoders (null for SD 1.x / 2.x)
     private final UNet unet;
     private final Vae vae;
+    private final Taesd taesd; // decodes and encodes instead of the VAE when not null (--vae taesd)
     private String modelHash; // computed on first use: hashing reads the whole file
 
     public LoadedModel(StableDiffusionModel model) {
@@ -34,6 +37,20 @@ public final class LoadedModel {
 
     /** With the UNet's attention keys and values taken through {@code attentionInputs} (hypernetworks). */
     public LoadedModel(StableDiffusionModel model, AttentionInputs attentionInputs) {
+        this(model, attentionInputs, null);
+    }
+
+    /**
+     * As {@link #LoadedModel(StableDiffusionModel, AttentionInputs)}, with images decoded (and encoded) by a TAESD
+     * instead of the model's VAE when {@code taesd} is not null. It must fit the model's latent space.
+     */
+    public LoadedModel(StableDiffusionModel model, AttentionInputs attentionInputs, Taesd taesd) {
+        if (taesd != null && (!taesd.canDecode() || taesd.latentChannels() != model.vaeConfig().latentChannels())) {
+            throw new JDiffusionException("--vae: " + taesd.name() + (taesd.canDecode()
+                    ? ": this TAESD has " + taesd.latentChannels() + " latent channels, the model's VAE " + model.vaeConfig().latentChannels()
+                    + ": it belongs to another kind of model" : ": a TAESD without its decoder"));
+        }
+        this.taesd = taesd;
         this.model = model;
         boolean twoEncoders = model.textEncoder2() != null;
         this.promptEncoder = twoEncoders ? null : PromptEncoder.of(model.textEncoder(), Embedding.SDXL_FIRST, model.source());
@@ -57,7 +74,12 @@ public final class LoadedModel {
     }
 
     public int vaeScale() {
-        return vae.downscaleFactor();
+        return taesd != null ? taesd.downscaleFactor() : vae.downscaleFactor();
+    }
+
+    /** The TAESD that stands in for the VAE, or null when the VAE decodes. */
+    public Taesd taesd() {
+        return taesd;
     }
 
     /** SDXL's two-encoder conditioning, or null for SD 1.x / 2.x models. */
@@ -73,9 +95,17 @@ public final class LoadedModel {
     /**
      * Images [B, 3, H, W] in [-1, 1] → latents as the samplers see them: a sample of the VAE's posterior
      * (its standard-normal draw taken from {@code rng}, as diffusers' latent_dist.sample(generator)), with the
-     * latent scaling (and shift) applied in float32.
+     * latent scaling (and shift) applied in float32. With a TAESD, its encoder's latents, which need no scaling
+     * and no draw from {@code rng} (diffusers takes AutoencoderTiny's latents as they are).
      */
     public Tensor encodeImage(Tensor images, NoiseSource rng) {
+        if (taesd != null) {
+            if (!taesd.canEncode()) {
+                throw new JDiffusionException("--vae: " + taesd.name() + ": this TAESD has no encoder weights (the taesd_encoder file"
+                        + " next to its decoder), which img2img, inpainting and the hires fix's lanczos upscaler need");
+            }
+            return taesd.encode(images);
+        }
         Vae.Posterior posterior = vae.encode(images);
         Tensor z = posterior.sample(rng.randn(posterior.mean().shape));
         float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();
@@ -184,14 +214,15 @@ public final class LoadedModel {
 
     /**
      * Sampled latents → images in [-1, 1], [B, 3, H, W]: undoes the VAE's latent scaling (and shift) in
-     * float32 as the reference does, then decodes.
+     * float32 as the reference does, then decodes. A TAESD decodes the sampler's latents as they are.
      */
     public Tensor decode(Tensor latents) {
         return decode(latents, null);
     }
 
-    /** As {@link #decode(Tensor)}, tile by tile when {@code tiling} is not null (--vae-tiling). */
+    /** As {@link #decode(Tensor)}, tile by tile when {@code tiling} is not null (--vae-tiling; a TAESD needs no tiles). */
     public Tensor decode(Tensor latents, VaeTiling tiling) {
+        if (taesd != null) return taesd.decode(latents);
         Tensor z = latents.copy();
         float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();
         for (int i = 0; i < z.data.length; i++) z.data[i] = z.data[i] / sf + shift;

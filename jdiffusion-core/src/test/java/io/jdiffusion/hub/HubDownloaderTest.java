@@ -251,6 +251,25 @@ class HubDownloaderTest {
         assertThat(download(RepoId.parse("acme/tiny-turbo@" + COMMIT), settings(null, true))).isEqualTo(snapshot);
     }
 
+    @Test
+    void aRepositoryHoldingOneComponentAtItsTopGivesItsConfigAndBestWeights() throws IOException {
+        Map<String, byte[]> taesd = Map.of("config.json", "{\"_class_name\": \"AutoencoderTiny\"}".getBytes(),
+                "diffusion_pytorch_model.safetensors", new byte[]{1, 2, 3}, "diffusion_pytorch_model.bin", new byte[]{4, 5},
+                "README.md", "# taesd".getBytes(), "images/screenshot.safetensors", new byte[]{6});
+        hub.add(new FakeHub.Repo("acme/taesd", COMMIT, taesd, null));
+        RepoId repo = RepoId.parse("acme/taesd");
+
+        Path snapshot = new HubDownloader(settings(null, false), DownloadProgress.NONE, notices::add).componentSnapshot(repo);
+
+        assertThat(snapshotFiles(snapshot)).containsExactlyInAnyOrder("config.json", "diffusion_pytorch_model.safetensors");
+        assertThat(Files.readAllBytes(snapshot.resolve("diffusion_pytorch_model.safetensors"))).isEqualTo(new byte[]{1, 2, 3});
+        // and offline from the cache afterwards
+        assertThat(new HubDownloader(settings(null, true), DownloadProgress.NONE, notices::add).componentSnapshot(repo)).isEqualTo(snapshot);
+        // a whole-model repository is not a component
+        assertThatThrownBy(() -> new HubDownloader(settings(null, false), DownloadProgress.NONE, notices::add).componentSnapshot(TURBO))
+                .isInstanceOf(JDiffusionException.class).hasMessageContaining("not a diffusers component");
+    }
+
     private static List<String> snapshotFiles(Path snapshot) throws IOException {
         try (Stream<Path> walk = Files.walk(snapshot)) {
             return walk.filter(p -> !Files.isDirectory(p)).map(p -> snapshot.relativize(p).toString()).toList();

@@ -2,10 +2,15 @@ package io.jdiffusion.pipeline;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.io.SafeTensors;
 import io.jdiffusion.model.ModelFamily;
+import io.jdiffusion.model.TaesdLoader;
+import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -78,5 +83,57 @@ class LatentPreviewTest {
         }
         assertThatThrownBy(() -> LatentPreview.writer(file, 0, null)).isInstanceOf(JDiffusionException.class)
                 .hasMessageStartingWith("--preview-every: 0");
+    }
+
+    @Test
+    void taesdPreviewIsTheTaesdsPictureAtFullSize(@TempDir Path dir) {
+        SafeTensors ref = SafeTensors.open(Generated.require("taesd/io.safetensors"));
+        Taesd taesd = TaesdLoader.load(Generated.require("taesd/tiny-taesd"));
+        Tensor quiet = Fixtures.tensor(ref, "quiet_latents"); // spread below 1: decoded as they are
+        byte[] expected = LoadedModel.toRgb8(Fixtures.tensor(ref, "quiet_decoded"))[0];
+
+        RgbImage preview = LatentPreview.taesdRgb(quiet, 0, taesd);
+
+        assertThat(preview.width()).isEqualTo(quiet.dim(3) * 8);
+        assertThat(preview.height()).isEqualTo(quiet.dim(2) * 8);
+        assertThat(maxDelta(preview.rgb(), expected)).isLessThanOrEqualTo(1);
+
+        Path file = dir.resolve("preview.png");
+        StepListener writer = LatentPreview.taesdWriter(file, 2, taesd);
+        writer.onStep(1, 3, quiet);
+        assertThat(file).doesNotExist();
+        writer.onStep(2, 3, quiet);
+        Png.Image written = Png.read(file);
+        assertThat(written.width()).isEqualTo(preview.width());
+        assertThat(written.rgb()).isEqualTo(preview.rgb());
+    }
+
+    @Test
+    void noisyLatentsAreTamedBeforeTheTaesdDecodesThem() {
+        Taesd taesd = TaesdLoader.load(Generated.require("taesd/tiny-taesd"));
+        Tensor quiet = Fixtures.tensor(SafeTensors.open(Generated.require("taesd/io.safetensors")), "quiet_latents");
+        Tensor loud = quiet.copy();
+        for (int i = 0; i < loud.data.length; i++) loud.data[i] *= 40f; // spread far above 1, as in the first steps
+
+        byte[] tamed = LatentPreview.taesdRgb(loud, 0, taesd).rgb(), expected = LatentPreview.taesdRgb(scaledToUnitSpread(loud), 0, taesd).rgb();
+        assertThat(maxDelta(tamed, expected)).isLessThanOrEqualTo(1); // float rounding of the scale apart
+    }
+
+    private static int maxDelta(byte[] a, byte[] b) {
+        int worst = 0;
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] & 0xff) - (b[i] & 0xff)));
+        return worst;
+    }
+
+    private static Tensor scaledToUnitSpread(Tensor t) {
+        double sum = 0, sumSq = 0;
+        for (float v : t.data) {
+            sum += v;
+            sumSq += (double) v * v;
+        }
+        double mean = sum / t.data.length, std = Math.sqrt(sumSq / t.data.length - mean * mean);
+        Tensor out = t.copy();
+        for (int i = 0; i < out.data.length; i++) out.data[i] = (float) (out.data[i] / std);
+        return out;
     }
 }

@@ -55,6 +55,7 @@ final class Generation {
             throw new ApiException(ApiException.UNPROCESSABLE, "sd_model_checkpoint",
                     "cannot load " + entry.title() + ": " + e.getMessage());
         }
+        progress.family(model.model().family());
         List<GeneratedImage> images = new ArrayList<>();
         List<Long> seeds = new ArrayList<>();
         for (int k = 0; k < p.batches() && !progress.interrupted(); k++) {

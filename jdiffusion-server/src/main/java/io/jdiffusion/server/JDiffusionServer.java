@@ -52,7 +52,21 @@ public final class JDiffusionServer implements AutoCloseable {
      * @param img2img what runs img2img, inpainting and outpainting (tests may pass a stand-in)
      */
     public static JDiffusionServer start(ServerOptions options, Img2ImgPipeline img2img) {
+        return start(options, img2img, PreviewImages.LINEAR);
+    }
+
+    /** Loads the first model and starts serving, the progress previews drawn as {@code previews} says. */
+    public static JDiffusionServer start(ServerOptions options, PreviewImages previews) {
+        return start(options, CorePipelines.INSTANCE, previews);
+    }
+
+    /**
+     * As {@link #start(ServerOptions, Img2ImgPipeline)}, with the progress endpoint's previews drawn as
+     * {@code previews} says.
+     */
+    public static JDiffusionServer start(ServerOptions options, Img2ImgPipeline img2img, PreviewImages previews) {
         options.validate();
+        java.util.Objects.requireNonNull(previews, "previews");
         java.util.Objects.requireNonNull(img2img, "img2img");
         ModelCatalog catalog = ModelCatalog.create(options.modelsDir(), options.model());
         catalog.use(catalog.current());
@@ -62,7 +76,7 @@ public final class JDiffusionServer implements AutoCloseable {
                 .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
                 .build();
         JobQueue queue = new JobQueue(options.queueSize());
-        SdApi api = new SdApi(json, catalog, queue, new ServerSettings(options), img2img);
+        SdApi api = new SdApi(json, catalog, queue, new ServerSettings(options), img2img, previews);
 
         Javalin app = Javalin.create(config -> {
             config.startup.showJavalinBanner = false;

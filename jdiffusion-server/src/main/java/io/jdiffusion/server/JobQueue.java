@@ -1,6 +1,7 @@
 package io.jdiffusion.server;
 
 import io.jdiffusion.sampling.StepListener;
+import io.jdiffusion.model.ModelFamily;
 import io.jdiffusion.tensor.Tensor;
 
 import java.time.LocalDateTime;
@@ -96,6 +97,7 @@ final class JobQueue implements AutoCloseable {
         private volatile int batch, batches = 1;
         private volatile int step, totalSteps;
         private volatile Tensor latents; // a copy of the latest step's latents, for previews
+        private volatile ModelFamily family; // the running model's, which picks how previews are drawn
 
         void interrupt() {
             interrupted = true;
@@ -136,6 +138,16 @@ final class JobQueue implements AutoCloseable {
 
         Tensor latents() {
             return latents;
+        }
+
+        /** Told by the job once its model is loaded. */
+        void family(ModelFamily f) {
+            family = f;
+        }
+
+        /** The running model's family, null before it is loaded. */
+        ModelFamily family() {
+            return family;
         }
 
         /** 0..1 over all the job's batches. */

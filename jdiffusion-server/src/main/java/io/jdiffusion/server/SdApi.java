@@ -8,7 +8,6 @@ import io.javalin.http.Context;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
-import io.jdiffusion.pipeline.LatentPreview;
 import io.jdiffusion.pipeline.HiresFix;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
@@ -29,8 +28,11 @@ final class SdApi {
     private final JobQueue queue;
     private final ServerSettings settings;
     private final Img2ImgPipeline img2img;
+    private final PreviewImages previews;
 
-    SdApi(ObjectMapper json, ModelCatalog catalog, JobQueue queue, ServerSettings settings, Img2ImgPipeline img2img) {
+    SdApi(ObjectMapper json, ModelCatalog catalog, JobQueue queue, ServerSettings settings, Img2ImgPipeline img2img,
+          PreviewImages previews) {
+        this.previews = previews;
         this.json = json;
         this.catalog = catalog;
         this.queue = queue;
@@ -162,7 +164,7 @@ final class SdApi {
         state.put("sampling_step", p == null ? 0 : p.step());
         state.put("sampling_steps", p == null ? 0 : p.totalSteps());
         Tensor latents = p == null || skipImage ? null : p.latents();
-        if (latents != null) out.put("current_image", ImageData.toBase64(LatentPreview.png(latents)));
+        if (latents != null) out.put("current_image", ImageData.toBase64(previews.png(latents, p.family())));
         else out.putNull("current_image");
         out.putNull("textinfo");
         out.putNull("current_task");

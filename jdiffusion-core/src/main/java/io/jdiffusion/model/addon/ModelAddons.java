@@ -1,7 +1,9 @@
 package io.jdiffusion.model.addon;
 
 import io.jdiffusion.model.StableDiffusionModel;
+import io.jdiffusion.model.TaesdLoader;
 import io.jdiffusion.model.VaeLoader;
+import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.model.unet.AttentionInputs;
 
 import java.nio.file.Path;
@@ -13,7 +15,8 @@ import java.util.List;
  * UNet's attention keys and values see. The checkpoint itself is never changed.
  *
  * @param loras         LoRA files with their weights, merged in order (their changes add up)
- * @param vae           a VAE file or diffusers vae folder, or null to keep the model's
+ * @param vae           a VAE file or diffusers vae folder, or a TAESD (folder or file: it then decodes and encodes
+ *                      instead of the model's VAE, see {@link #taesd()}), or null to keep the model's
  * @param hypernetworks A1111 hypernetwork files with their strengths, applied one after the other
  */
 public record ModelAddons(List<LoraSpec> loras, Path vae, List<HypernetworkSpec> hypernetworks) {
@@ -44,8 +47,13 @@ public record ModelAddons(List<LoraSpec> loras, Path vae, List<HypernetworkSpec>
         return Hypernetwork.chain(applied);
     }
 
-    /** The model with these add-ons; the model itself when there are none. */
+    /** The model with these add-ons; the model itself when there are none. A TAESD leaves the model's VAE in place. */
     public StableDiffusionModel apply(StableDiffusionModel model) {
-        return Loras.apply(VaeLoader.swap(model, vae), loras);
+        return Loras.apply(vae == null || TaesdLoader.isTaesd(vae) ? model : VaeLoader.swap(model, vae), loras);
+    }
+
+    /** The TAESD that {@code vae} names, to decode with instead of the VAE; null when it is none (or no VAE is given). */
+    public Taesd taesd() {
+        return vae != null && TaesdLoader.isTaesd(vae) ? TaesdLoader.load(vae) : null;
     }
 }
