@@ -14,10 +14,13 @@ import java.util.List;
 
 /**
  * DPT (dense prediction transformer) for monocular depth, as transformers' {@code DPTForDepthEstimation}
- * with the plain ViT backbone, under its tensor names:
+ * with the plain ViT backbone or DPT-Hybrid's, under its tensor names:
  * <ul>
  *   <li>{@code dpt.embeddings.*}: 16×16 patch projection, CLS token, learned position embeddings (resized
  *   bilinearly to the token grid);</li>
+ *   <li>DPT-Hybrid ({@code is_hybrid}) instead: {@code dpt.embeddings.backbone.bit.*}, a BiT ResNet ({@link Bit})
+ *   whose last feature map, projected 1×1 by {@code dpt.embeddings.projection}, gives the patch tokens, and whose
+ *   first two feature maps are the neck's first two stages as they are (no reassembling);</li>
  *   <li>{@code dpt.encoder.layer.N.*}: pre-norm ViT layers; the outputs of the layers named by
  *   {@code backbone_out_indices} go on to the neck (the final {@code dpt.layernorm} is not on this path);</li>
  *   <li>{@code neck.reassemble_stage.*}: per stage the CLS token is folded in (readout), the tokens become a
@@ -32,18 +35,17 @@ public final class Dpt {
     private final DptConfig config;
     private final Weights w;
     private final int hidden;
+    /** DPT-Hybrid's ResNet; null for the plain ViT. */
+    private final Bit bit;
 
     public Dpt(DptConfig config, Weights weights) {
-        if (config.hybrid()) {
-            throw new JDiffusionException(weights.source() + ": DPT-Hybrid (is_hybrid true, a BiT ResNet backbone) is not supported yet; "
-                    + "give the depth with --depth-map, or a plain-ViT DPT with --depth-model");
-        }
         if (config.batchNormInFusion()) {
             throw new JDiffusionException(weights.source() + ": batch norm in the DPT fusion blocks is not supported");
         }
         this.config = config;
         this.w = weights;
         this.hidden = weights.get("dpt.embeddings.cls_token").dim(2);
+        this.bit = config.hybrid() ? new Bit(config.backbone(), weights.sub("dpt.embeddings.backbone.bit")) : null;
         if (hidden % config.heads() != 0) {
             throw new JDiffusionException(weights.source() + ": hidden size " + hidden + " is not a multiple of " + config.heads() + " heads");
         }
@@ -67,8 +69,11 @@ public final class Dpt {
         return config;
     }
 
-    /** What one forward pass computed: the ViT hidden states (embeddings, then each layer) and the depth [B, H, W]. */
-    public record Output(List<Tensor> hiddenStates, Tensor predictedDepth) {
+    /**
+     * What one forward pass computed: the ViT hidden states (embeddings, then each layer), DPT-Hybrid's BiT feature
+     * maps (empty for the plain ViT) and the depth [B, H, W].
+     */
+    public record Output(List<Tensor> hiddenStates, List<Tensor> backboneFeatureMaps, Tensor predictedDepth) {
     }
 
     /** Relative inverse depth (larger = nearer) [B, H, W] for pixel values [B, 3, H, W]. */
@@ -80,17 +85,33 @@ public final class Dpt {
         int p = config.patchSize();
         int gridH = pixelValues.dim(2) / p, gridW = pixelValues.dim(3) / p;
         List<Tensor> states = new ArrayList<>();
-        Tensor x = embeddings(pixelValues, gridH, gridW);
+        List<Tensor> maps = bit == null ? List.of() : bit.featureMaps(pixelValues);
+        Tensor x = bit == null ? embeddings(pixelValues, gridH, gridW) : hybridEmbeddings(maps.getLast(), gridH, gridW);
         states.add(x);
         for (int i = 0; i < config.layers(); i++) {
             x = vitLayer(x, "dpt.encoder.layer." + i + ".");
             states.add(x);
         }
-        List<Tensor> features = new ArrayList<>();
+        // the neck's stages: DPT-Hybrid's first ones are BiT maps, the rest (all, for the plain ViT) the outputs of
+        // the ViT layers named in backbone_out_indices, in layer order
+        int skipped = bit == null ? 0 : DptConfig.HYBRID_BACKBONE_STAGES.length;
         int[] out = config.outIndices();
-        for (int i = 0; i < out.length; i++) {
-            Tensor map = reassemble(states.get(out[i] + 1), i, gridH, gridW);
-            features.add(Ops.conv2d(map, w.get("neck.convs." + i + ".weight"), null, 1, 1));
+        List<Tensor> stages = new ArrayList<>(maps.subList(0, skipped));
+        for (int layer = 0; layer < config.layers(); layer++) {
+            for (int j = skipped; j < out.length; j++) {
+                if (out[j] == layer) {
+                    stages.add(reassemble(states.get(layer + 1), stages.size(), gridH, gridW));
+                    break;
+                }
+            }
+        }
+        if (stages.size() != out.length) {
+            throw new JDiffusionException(w.source() + ": backbone_out_indices " + java.util.Arrays.toString(out) + " do not name "
+                    + (out.length - skipped) + " distinct layers of " + config.layers());
+        }
+        List<Tensor> features = new ArrayList<>();
+        for (int i = 0; i < stages.size(); i++) {
+            features.add(Ops.conv2d(stages.get(i), w.get("neck.convs." + i + ".weight"), null, 1, 1));
         }
         List<Tensor> fused = new ArrayList<>();
         Tensor f = null;
@@ -99,14 +120,31 @@ public final class Dpt {
             fused.add(f);
         }
         int index = config.headInIndex() < 0 ? fused.size() + config.headInIndex() : config.headInIndex();
-        return new Output(states, head(fused.get(index)));
+        return new Output(states, maps, head(fused.get(index)));
     }
 
     private Tensor embeddings(Tensor pixels, int gridH, int gridW) {
         String e = "dpt.embeddings.";
         Tensor patches = Ops.toTokens(Ops.conv2d(pixels, w.get(e + "patch_embeddings.projection.weight"),
                 w.get(e + "patch_embeddings.projection.bias"), config.patchSize(), 0));
-        int batch = pixels.dim(0), tokens = gridH * gridW + 1;
+        return withClsAndPositions(patches, gridH, gridW);
+    }
+
+    /** DPT-Hybrid's tokens: the last BiT feature map, projected 1×1 to the hidden width, one token per pixel. */
+    private Tensor hybridEmbeddings(Tensor featureMap, int gridH, int gridW) {
+        if (featureMap.dim(2) != gridH || featureMap.dim(3) != gridW) {
+            throw new JDiffusionException(w.source() + ": the BiT feature map is " + featureMap.dim(2) + "x" + featureMap.dim(3)
+                    + ", not the " + gridH + "x" + gridW + " token grid of patch_size " + config.patchSize()
+                    + " (the image side must be a multiple of " + config.patchSize() + ")");
+        }
+        String e = "dpt.embeddings.projection.";
+        return withClsAndPositions(Ops.toTokens(Ops.conv2d(featureMap, w.get(e + "weight"), w.get(e + "bias"), 1, 0)), gridH, gridW);
+    }
+
+    /** The CLS token before the patch tokens [B, gh·gw, C], position embeddings added to all. */
+    private Tensor withClsAndPositions(Tensor patches, int gridH, int gridW) {
+        String e = "dpt.embeddings.";
+        int batch = patches.dim(0), tokens = gridH * gridW + 1;
         float[] cls = w.get(e + "cls_token").toFloats();
         float[] pos = positionEmbeddings(gridH, gridW);
         float[] out = new float[batch * tokens * hidden];
