@@ -234,27 +234,30 @@ public final class Dpt {
         return map;
     }
 
-    /** A transposed convolution whose kernel equals its stride (no overlap): each input pixel paints a k×k block. */
+    /**
+     * A transposed convolution whose kernel equals its stride (no overlap): each input pixel paints a k×k block of
+     * every output channel, so the whole of it is one matrix product, tokens [B·H·W, Cin] × kernel [Cin, Cout·k·k].
+     */
     private static Tensor transposedConv(Tensor x, Weight weight, Weight bias, int k) {
         int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         if (weight.dim(0) != cin || weight.dim(2) != k || weight.dim(3) != k) {
             throw new JDiffusionException(weight.name() + " " + weight.shapeString() + " is not a " + k + "x" + k + " transposed conv from " + cin + " channels");
         }
-        int cout = weight.dim(1), oh = h * k, ow = wd * k;
-        float[] wt = weight.toFloats(), b = bias.toFloats();
-        float[] out = new float[batch * cout * oh * ow];
+        int cout = weight.dim(1), block = cout * k * k, oh = h * k, ow = wd * k;
+        float[] stored = weight.toFloats(), rows = new float[block * cin];
+        for (int ci = 0; ci < cin; ci++) {
+            for (int j = 0; j < block; j++) rows[j * cin + ci] = stored[ci * block + j];
+        }
+        Tensor blocks = Ops.linear(Ops.toTokens(x), Weight.ofFloats(weight.name(), rows, block, cin), null);
+        float[] b = bias.toFloats(), out = new float[batch * cout * oh * ow];
         for (int n = 0; n < batch; n++) {
-            for (int co = 0; co < cout; co++) {
-                for (int y = 0; y < h; y++) {
-                    for (int xx = 0; xx < wd; xx++) {
+            for (int y = 0; y < h; y++) {
+                for (int xx = 0; xx < wd; xx++) {
+                    int from = ((n * h + y) * wd + xx) * block;
+                    for (int co = 0; co < cout; co++) {
                         for (int ky = 0; ky < k; ky++) {
-                            for (int kx = 0; kx < k; kx++) {
-                                float s = b[co];
-                                for (int ci = 0; ci < cin; ci++) {
-                                    s += x.data[((n * cin + ci) * h + y) * wd + xx] * wt[((ci * cout + co) * k + ky) * k + kx];
-                                }
-                                out[((n * cout + co) * oh + y * k + ky) * ow + xx * k + kx] = s;
-                            }
+                            int to = ((n * cout + co) * oh + y * k + ky) * ow + xx * k;
+                            for (int kx = 0; kx < k; kx++) out[to + kx] = blocks.data[from + (co * k + ky) * k + kx] + b[co];
                         }
                     }
                 }
