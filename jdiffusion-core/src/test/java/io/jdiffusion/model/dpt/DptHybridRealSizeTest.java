@@ -30,12 +30,16 @@ class DptHybridRealSizeTest {
         Tensor pixels = Fixtures.tensor(ref, "pixel_values");
         Tensor depth = dpt.predictDepth(pixels);
         long t2 = System.nanoTime();
-        depth = dpt.predictDepth(pixels);
-        long t3 = System.nanoTime();
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            long t = System.nanoTime();
+            depth = dpt.predictDepth(pixels);
+            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        }
         Runtime rt = Runtime.getRuntime();
         double err = Fixtures.relativeError(depth.data, Fixtures.tensor(ref, "predicted_depth").data);
-        System.out.printf("DPT-Hybrid 384x384: load %.2f s, first forward %.2f s, second %.2f s, heap used %d MB, relative error %.3g%n",
-                (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9, (rt.totalMemory() - rt.freeMemory()) >> 20, err);
+        System.out.printf("DPT-Hybrid 384x384: load %.2f s, first forward %.2f s, best of next 3 %.2f s, heap used %d MB, relative error %.3g%n",
+                (t1 - t0) / 1e9, (t2 - t1) / 1e9, best, (rt.totalMemory() - rt.freeMemory()) >> 20, err);
         assertThat(err).isLessThanOrEqualTo(1e-4);
     }
 }
