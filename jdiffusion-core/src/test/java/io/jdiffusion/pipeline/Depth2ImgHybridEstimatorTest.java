@@ -2,6 +2,7 @@ package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.dpt.TinyDptHybrid;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
@@ -9,7 +10,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -25,16 +25,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class Depth2ImgHybridEstimatorTest {
     @TempDir
     Path tmp;
-
-    private static Path hybridDir() {
-        try {
-            var url = Depth2ImgHybridEstimatorTest.class.getResource("/generated/tiny-dpt-hybrid/config.json");
-            assertThat(url).as("test resource generated/tiny-dpt-hybrid").isNotNull();
-            return Path.of(url.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     private static JsonNode sd2Depth() {
         return Fixtures.cases("model").stream().filter(m -> m.get("name").asText().equals("tiny-sd2-depth")).findFirst().orElseThrow();
@@ -55,7 +45,7 @@ class Depth2ImgHybridEstimatorTest {
 
     /** The image from the hybrid estimator's depth of the init image, handed to the pipeline as a depth map. */
     private static GeneratedImage withExplicitHybridDepth(LoadedModel model, Img2ImgRequest img2img) {
-        Tensor depth = DepthMaps.Estimator.load(hybridDir(), "--depth-model").estimate(img2img.initImage());
+        Tensor depth = DepthMaps.Estimator.load(TinyDptHybrid.dir(), "--depth-model").estimate(img2img.initImage());
         return Depth2Img.run(model, new Depth2ImgRequest(img2img, depth, null), StepListener.NONE).getFirst();
     }
 
@@ -66,7 +56,7 @@ class Depth2ImgHybridEstimatorTest {
         LoadedModel model = new LoadedModel(ModelLoader.load(single, null));
         Img2ImgRequest img2img = img2img(c, single);
 
-        GeneratedImage out = Depth2Img.run(model, new Depth2ImgRequest(img2img, null, hybridDir()), StepListener.NONE).getFirst();
+        GeneratedImage out = Depth2Img.run(model, new Depth2ImgRequest(img2img, null, TinyDptHybrid.dir()), StepListener.NONE).getFirst();
 
         assertThat(out.width()).isEqualTo(c.get("width").asInt());
         assertThat(out.height()).isEqualTo(c.get("height").asInt());
@@ -90,7 +80,7 @@ class Depth2ImgHybridEstimatorTest {
                 }
             }
         }
-        Files.createSymbolicLink(model.resolve("depth_estimator"), hybridDir().toAbsolutePath());
+        Files.createSymbolicLink(model.resolve("depth_estimator"), TinyDptHybrid.dir().toAbsolutePath());
         try {
             assertThat(Depth2Img.estimator(model, null).model().config().hybrid()).isTrue();
             JsonNode c = estimatedCase();

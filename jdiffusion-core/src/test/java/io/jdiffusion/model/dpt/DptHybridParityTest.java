@@ -8,7 +8,6 @@ import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -22,18 +21,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class DptHybridParityTest {
 
-    static Path dir() {
-        try {
-            var url = DptHybridParityTest.class.getResource("/generated/tiny-dpt-hybrid/config.json");
-            assertThat(url).as("test resource generated/tiny-dpt-hybrid").isNotNull();
-            return Path.of(url.toURI()).getParent();
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
     private static SafeTensors reference() {
-        return SafeTensors.open(dir().resolve("reference.safetensors"));
+        return SafeTensors.open(TinyDptHybrid.dir().resolve("reference.safetensors"));
     }
 
     private static void assertClose(Tensor actual, Tensor expected, String what) {
@@ -44,7 +33,7 @@ class DptHybridParityTest {
 
     @Test
     void configIsReadAsHybrid() {
-        DptConfig config = DptConfig.read(dir().resolve("config.json"));
+        DptConfig config = DptConfig.read(TinyDptHybrid.dir().resolve("config.json"));
         assertThat(config.hybrid()).isTrue();
         assertThat(config.backbone().depths()).containsExactly(3, 4, 9);
         assertThat(config.backbone().padding()).isEqualTo(BitConfig.Padding.SAME);
@@ -55,7 +44,7 @@ class DptHybridParityTest {
     @Test
     void featureMapsHiddenStatesAndDepthMatchTransformers() {
         SafeTensors ref = reference();
-        Dpt dpt = Dpt.load(dir());
+        Dpt dpt = Dpt.load(TinyDptHybrid.dir());
         Dpt.Output out = dpt.forward(Fixtures.tensor(ref, "random_pixel_values"));
         assertThat(out.backboneFeatureMaps()).hasSize(3);
         for (int i = 0; i < 3; i++) {
@@ -74,9 +63,9 @@ class DptHybridParityTest {
     @Test
     void estimatorOnAPictureMatchesTransformers() {
         SafeTensors ref = reference();
-        DepthMaps.Estimator estimator = DepthMaps.Estimator.load(dir(), "--depth-model");
+        DepthMaps.Estimator estimator = DepthMaps.Estimator.load(TinyDptHybrid.dir(), "--depth-model");
         assertThat(estimator.model().config().hybrid()).isTrue();
-        RgbImage picture = RgbImage.read(dir().resolve("input.png"), "input");
+        RgbImage picture = RgbImage.read(TinyDptHybrid.dir().resolve("input.png"), "input");
         Tensor pixels = DepthMaps.pixelValues(picture, estimator.processor());
         Tensor expectedPixels = Fixtures.tensor(ref, "pixel_values");
         assertThat(pixels.shape).containsExactly(expectedPixels.shape);
@@ -89,7 +78,7 @@ class DptHybridParityTest {
 
     @Test
     void unsupportedBackboneOptionsAreRefusedByName(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
-        String config = Files.readString(dir().resolve("config.json"));
+        String config = Files.readString(TinyDptHybrid.dir().resolve("config.json"));
         String preact = config.replace("\"layer_type\": \"bottleneck\"", "\"layer_type\": \"preactivation\"");
         assertThat(preact).isNotEqualTo(config);
         Path file = tmp.resolve("config.json");
