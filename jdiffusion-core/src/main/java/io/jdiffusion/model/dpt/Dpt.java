@@ -51,11 +51,14 @@ public final class Dpt {
         }
     }
 
-    /** A transformers folder: {@code config.json} and {@code model.safetensors} (or {@code pytorch_model.bin}). */
+    /**
+     * A transformers folder: {@code config.json} and {@code model.safetensors} (or its fp16 variant, as a Hub
+     * download of a depth model may hold, or {@code pytorch_model.bin}).
+     */
     public static Dpt load(Path dir) {
         if (!Files.isDirectory(dir)) throw new JDiffusionException(dir + ": not a directory (expected a DPT folder with config.json)");
         DptConfig config = DptConfig.read(dir.resolve("config.json"));
-        for (String name : new String[]{"model.safetensors", "pytorch_model.bin"}) {
+        for (String name : new String[]{"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"}) {
             Path p = dir.resolve(name);
             if (Files.isRegularFile(p)) {
                 TensorFile file = TensorFile.open(p);
