@@ -14,8 +14,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class ModelFilesTest {
 
-    private static JsonNode index(String json) throws Exception {
-        return Json.MAPPER.readTree(json);
+    /** A model_index.json with the txt2img components and these others ("name":[library, class] pairs). */
+    private static JsonNode index(String pipeline, String others) throws Exception {
+        return Json.MAPPER.readTree("{\"_class_name\":\"" + pipeline + "\",\"unet\":[\"diffusers\",\"UNet2DConditionModel\"],"
+                + "\"vae\":[\"diffusers\",\"AutoencoderKL\"],\"text_encoder\":[\"transformers\",\"CLIPTextModel\"],"
+                + "\"tokenizer\":[\"transformers\",\"CLIPTokenizer\"],\"scheduler\":[\"diffusers\",\"PNDMScheduler\"]," + others + "}");
     }
 
     private static final List<String> COMMON = List.of("model_index.json", "unet/config.json",
@@ -25,30 +28,23 @@ class ModelFilesTest {
 
     @Test
     void aDepthModelBringsItsEstimatorAndProcessor() throws Exception {
-        JsonNode index = index("{\"_class_name\":\"StableDiffusionDepth2ImgPipeline\",\"unet\":[\"diffusers\",\"UNet2DConditionModel\"],"
-                + "\"vae\":[\"diffusers\",\"AutoencoderKL\"],\"text_encoder\":[\"transformers\",\"CLIPTextModel\"],"
-                + "\"tokenizer\":[\"transformers\",\"CLIPTokenizer\"],\"scheduler\":[\"diffusers\",\"PNDMScheduler\"],"
-                + "\"depth_estimator\":[\"transformers\",\"DPTForDepthEstimation\"],"
-                + "\"feature_extractor\":[\"transformers\",\"DPTImageProcessor\"]}");
+        JsonNode index = index("StableDiffusionDepth2ImgPipeline", "\"depth_estimator\":[\"transformers\",\"DPTForDepthEstimation\"],"
+                + "\"feature_extractor\":[\"transformers\",\"DPTImageProcessor\"]");
         List<String> files = new java.util.ArrayList<>(COMMON);
         // transformers' .bin beside the safetensors is the same network: it stays on the Hub
         files.addAll(List.of("text_encoder/pytorch_model.bin", "depth_estimator/config.json", "depth_estimator/model.safetensors", "depth_estimator/pytorch_model.bin",
                 "feature_extractor/preprocessor_config.json", "512-depth-ema.safetensors"));
 
-        assertThat(ModelFiles.select(files, index)).containsExactlyInAnyOrderElementsOf(List.of("model_index.json", "unet/config.json",
-                "unet/diffusion_pytorch_model.safetensors", "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
-                "text_encoder/config.json", "text_encoder/model.safetensors", "tokenizer/vocab.json", "tokenizer/merges.txt",
-                "scheduler/scheduler_config.json", "depth_estimator/config.json", "depth_estimator/model.safetensors",
+        List<String> expected = new java.util.ArrayList<>(COMMON);
+        expected.addAll(List.of("depth_estimator/config.json", "depth_estimator/model.safetensors",
                 "feature_extractor/preprocessor_config.json"));
+        assertThat(ModelFiles.select(files, index)).containsExactlyInAnyOrderElementsOf(expected);
     }
 
     @Test
     void theSafetyCheckersProcessorStaysOnTheHub() throws Exception {
-        JsonNode index = index("{\"_class_name\":\"StableDiffusionPipeline\",\"unet\":[\"diffusers\",\"UNet2DConditionModel\"],"
-                + "\"vae\":[\"diffusers\",\"AutoencoderKL\"],\"text_encoder\":[\"transformers\",\"CLIPTextModel\"],"
-                + "\"tokenizer\":[\"transformers\",\"CLIPTokenizer\"],\"scheduler\":[\"diffusers\",\"PNDMScheduler\"],"
-                + "\"safety_checker\":[\"stable_diffusion\",\"StableDiffusionSafetyChecker\"],"
-                + "\"feature_extractor\":[\"transformers\",\"CLIPImageProcessor\"]}");
+        JsonNode index = index("StableDiffusionPipeline", "\"safety_checker\":[\"stable_diffusion\",\"StableDiffusionSafetyChecker\"],"
+                + "\"feature_extractor\":[\"transformers\",\"CLIPImageProcessor\"]");
         List<String> files = new java.util.ArrayList<>(COMMON);
         files.addAll(List.of("feature_extractor/preprocessor_config.json", "safety_checker/config.json", "safety_checker/model.safetensors"));
 
