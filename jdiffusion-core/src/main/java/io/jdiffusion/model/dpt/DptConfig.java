@@ -57,7 +57,7 @@ public record DptConfig(int heads, int layers, int patchSize, float layerNormEps
         if (hybrid) {
             if (!readout.equals("project")) throw new JDiffusionException(source + ": DPT-Hybrid needs readout_type 'project', not '" + readout + "'");
             backbone = BitConfig.parse(c.get("backbone_config"), source);
-            ignore = c.hasNonNull("neck_ignore_stages") ? Json.ints(c, "neck_ignore_stages") : HYBRID_BACKBONE_STAGES;
+            ignore = c.hasNonNull("neck_ignore_stages") ? Json.ints(c, "neck_ignore_stages") : HYBRID_BACKBONE_STAGES.clone();
             if (!java.util.Arrays.equals(ignore, HYBRID_BACKBONE_STAGES)) {
                 throw new JDiffusionException(source + ": neck_ignore_stages " + java.util.Arrays.toString(ignore)
                         + " is not supported for DPT-Hybrid (only [0, 1], the two BiT feature maps)");
