@@ -2,9 +2,9 @@ package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
-import io.jdiffusion.model.dpt.TinyDptHybrid;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,7 +82,7 @@ class Depth2ImgCommandTest {
         // the tiny DPT-Hybrid (the published model's estimator type; its parity is DptHybridParityTest's)
         JsonNode c = fixtureCase("depth2img_ddim_estimated");
         List<String> args = caseArgs(c, model("single_file"));
-        args.addAll(List.of("--depth-model", TinyDptHybrid.dir().toString()));
+        args.addAll(List.of("--depth-model", Generated.dir("tiny-dpt-hybrid").toString()));
         Result r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         Png.Image png = Png.read(output());

@@ -2,10 +2,10 @@ package io.jdiffusion.pipeline;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.model.ModelLoader;
-import io.jdiffusion.model.dpt.TinyDptHybrid;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,7 +45,7 @@ class Depth2ImgHybridEstimatorTest {
 
     /** The image from the hybrid estimator's depth of the init image, handed to the pipeline as a depth map. */
     private static GeneratedImage withExplicitHybridDepth(LoadedModel model, Img2ImgRequest img2img) {
-        Tensor depth = DepthMaps.Estimator.load(TinyDptHybrid.dir(), "--depth-model").estimate(img2img.initImage());
+        Tensor depth = DepthMaps.Estimator.load(Generated.dir("tiny-dpt-hybrid"), "--depth-model").estimate(img2img.initImage());
         return Depth2Img.run(model, new Depth2ImgRequest(img2img, depth, null), StepListener.NONE).getFirst();
     }
 
@@ -56,7 +56,7 @@ class Depth2ImgHybridEstimatorTest {
         LoadedModel model = new LoadedModel(ModelLoader.load(single, null));
         Img2ImgRequest img2img = img2img(c, single);
 
-        GeneratedImage out = Depth2Img.run(model, new Depth2ImgRequest(img2img, null, TinyDptHybrid.dir()), StepListener.NONE).getFirst();
+        GeneratedImage out = Depth2Img.run(model, new Depth2ImgRequest(img2img, null, Generated.dir("tiny-dpt-hybrid")), StepListener.NONE).getFirst();
 
         assertThat(out.width()).isEqualTo(c.get("width").asInt());
         assertThat(out.height()).isEqualTo(c.get("height").asInt());
@@ -80,7 +80,7 @@ class Depth2ImgHybridEstimatorTest {
                 }
             }
         }
-        Files.createSymbolicLink(model.resolve("depth_estimator"), TinyDptHybrid.dir().toAbsolutePath());
+        Files.createSymbolicLink(model.resolve("depth_estimator"), Generated.dir("tiny-dpt-hybrid").toAbsolutePath());
         try {
             assertThat(Depth2Img.estimator(model, null).model().config().hybrid()).isTrue();
             JsonNode c = estimatedCase();

@@ -102,7 +102,6 @@ public final class Bit {
     private Tensor convolve(Conv c, Tensor x) {
         int k = c.kernel().dim(2), stride = c.stride();
         return switch (config.padding()) {
-            case VALID -> Ops.conv2d(x, c.kernel(), null, stride, 0);
             case SYMMETRIC -> Ops.conv2d(x, c.kernel(), null, stride, (stride - 1 + k - 1) / 2);
             case SAME -> {
                 if (stride == 1 && k % 2 == 1) yield Ops.conv2d(x, c.kernel(), null, 1, (k - 1) / 2);

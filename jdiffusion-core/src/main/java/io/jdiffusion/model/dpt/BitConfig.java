@@ -12,7 +12,7 @@ import java.util.Locale;
  * where the DPT config has no backbone_config at all, the defaults DPTConfig gives a hybrid model.
  *
  * @param depths                  residual units per stage
- * @param padding                 how every convolution pads: TF "SAME", "VALID", or torch's symmetric default
+ * @param padding                 how every convolution pads: TF "SAME", or torch's symmetric default
  * @param groups                  group-norm groups
  * @param embeddingDynamicPadding the stem's max pool pads "SAME"-style (else it does not pad)
  * @param outputStride            the total stride after which stages would dilate instead of striding
@@ -21,12 +21,13 @@ import java.util.Locale;
 public record BitConfig(int[] depths, Padding padding, int groups, boolean embeddingDynamicPadding, int outputStride,
                         int[] featureStages) {
 
-    /** The convolution padding schemes BiT knows ({@code global_padding}). */
+    /**
+     * The convolution padding schemes ({@code global_padding}) bottleneck units can run with ("VALID" cannot: its
+     * 3×3 convolutions shrink the maps below the size of the shortcut they are added to).
+     */
     public enum Padding {
         /** TensorFlow's "SAME": output size ceil(in / stride), any extra pixel on the bottom/right. */
         SAME,
-        /** No padding. */
-        VALID,
         /** Symmetric ((stride − 1) + (k − 1)) / 2 on every side (no global_padding). */
         SYMMETRIC
     }
@@ -50,11 +51,10 @@ public record BitConfig(int[] depths, Padding padding, int groups, boolean embed
         if (pad == null) {
             padding = Padding.SYMMETRIC;
         } else {
-            padding = switch (pad.toUpperCase(Locale.ROOT)) {
-                case "SAME" -> Padding.SAME;
-                case "VALID" -> Padding.VALID;
-                default -> throw new JDiffusionException(source + ": backbone_config global_padding '" + pad + "' is not one of SAME, VALID, null");
-            };
+            if (!pad.toUpperCase(Locale.ROOT).equals("SAME")) {
+                throw new JDiffusionException(source + ": backbone_config global_padding '" + pad + "' is not supported (only SAME or null)");
+            }
+            padding = Padding.SAME;
         }
         int[] depths = c.has("depths") ? Json.ints(c, "depths") : new int[]{3, 4, 6, 3};
         int outputStride = Json.intOr(c, "output_stride", 32);

@@ -6,6 +6,7 @@ import io.jdiffusion.pipeline.DepthMaps;
 import io.jdiffusion.pipeline.RgbImage;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -22,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DptHybridParityTest {
 
     private static SafeTensors reference() {
-        return SafeTensors.open(TinyDptHybrid.dir().resolve("reference.safetensors"));
+        return SafeTensors.open(Generated.dir("tiny-dpt-hybrid").resolve("reference.safetensors"));
     }
 
     private static void assertClose(Tensor actual, Tensor expected, String what) {
@@ -33,7 +34,7 @@ class DptHybridParityTest {
 
     @Test
     void configIsReadAsHybrid() {
-        DptConfig config = DptConfig.read(TinyDptHybrid.dir().resolve("config.json"));
+        DptConfig config = DptConfig.read(Generated.dir("tiny-dpt-hybrid").resolve("config.json"));
         assertThat(config.hybrid()).isTrue();
         assertThat(config.backbone().depths()).containsExactly(3, 4, 9);
         assertThat(config.backbone().padding()).isEqualTo(BitConfig.Padding.SAME);
@@ -44,7 +45,7 @@ class DptHybridParityTest {
     @Test
     void featureMapsHiddenStatesAndDepthMatchTransformers() {
         SafeTensors ref = reference();
-        Dpt dpt = Dpt.load(TinyDptHybrid.dir());
+        Dpt dpt = Dpt.load(Generated.dir("tiny-dpt-hybrid"));
         Dpt.Output out = dpt.forward(Fixtures.tensor(ref, "random_pixel_values"));
         assertThat(out.backboneFeatureMaps()).hasSize(3);
         for (int i = 0; i < 3; i++) {
@@ -63,9 +64,9 @@ class DptHybridParityTest {
     @Test
     void estimatorOnAPictureMatchesTransformers() {
         SafeTensors ref = reference();
-        DepthMaps.Estimator estimator = DepthMaps.Estimator.load(TinyDptHybrid.dir(), "--depth-model");
+        DepthMaps.Estimator estimator = DepthMaps.Estimator.load(Generated.dir("tiny-dpt-hybrid"), "--depth-model");
         assertThat(estimator.model().config().hybrid()).isTrue();
-        RgbImage picture = RgbImage.read(TinyDptHybrid.dir().resolve("input.png"), "input");
+        RgbImage picture = RgbImage.read(Generated.dir("tiny-dpt-hybrid").resolve("input.png"), "input");
         Tensor pixels = DepthMaps.pixelValues(picture, estimator.processor());
         Tensor expectedPixels = Fixtures.tensor(ref, "pixel_values");
         assertThat(pixels.shape).containsExactly(expectedPixels.shape);
@@ -78,13 +79,18 @@ class DptHybridParityTest {
 
     @Test
     void unsupportedBackboneOptionsAreRefusedByName(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
-        String config = Files.readString(TinyDptHybrid.dir().resolve("config.json"));
+        String config = Files.readString(Generated.dir("tiny-dpt-hybrid").resolve("config.json"));
         String preact = config.replace("\"layer_type\": \"bottleneck\"", "\"layer_type\": \"preactivation\"");
         assertThat(preact).isNotEqualTo(config);
         Path file = tmp.resolve("config.json");
         Files.writeString(file, preact);
         assertThatThrownBy(() -> DptConfig.read(file)).isInstanceOf(JDiffusionException.class)
                 .hasMessageContaining("layer_type 'preactivation'");
+        String valid = config.replace("\"global_padding\": \"SAME\"", "\"global_padding\": \"VALID\"");
+        assertThat(valid).isNotEqualTo(config);
+        Files.writeString(file, valid);
+        assertThatThrownBy(() -> DptConfig.read(file)).isInstanceOf(JDiffusionException.class)
+                .hasMessageContaining("global_padding 'VALID'");
         String ignore = config.replaceFirst("\"neck_ignore_stages\": \\[\\s*0,\\s*1\\s*]", "\"neck_ignore_stages\": []");
         assertThat(ignore).isNotEqualTo(config);
         Files.writeString(file, ignore);

@@ -1,19 +1,22 @@
-package io.jdiffusion.model.dpt;
+package io.jdiffusion.testing;
 
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The generated tiny DPT-Hybrid folder in the test resources ({@code generated/tiny-dpt-hybrid}, see its README). */
-public final class TinyDptHybrid {
-    private TinyDptHybrid() {
+/**
+ * The references this repository generates itself (core's test resources {@code generated/<name>/}, each with a
+ * README saying what produced it), as opposed to the shared {@link Fixtures}.
+ */
+public final class Generated {
+    private Generated() {
     }
 
     /** The folder: on this module's classpath, or (from other modules, which see it inside the test jar) in the source tree. */
-    public static Path dir() {
-        var url = TinyDptHybrid.class.getResource("/generated/tiny-dpt-hybrid/config.json");
-        assertThat(url).as("test resource generated/tiny-dpt-hybrid").isNotNull();
+    public static Path dir(String name) {
+        var url = Generated.class.getResource("/generated/" + name + "/README.md");
+        assertThat(url).as("test resource generated/%s", name).isNotNull();
         if (url.getProtocol().equals("file")) {
             try {
                 return Path.of(url.toURI()).getParent();
@@ -24,8 +27,8 @@ public final class TinyDptHybrid {
         // the build points every module at core's fixture subset, which sits beside generated/ in the test resources
         String subset = System.getProperty("jdiffusion.fixtures.subset");
         assertThat(subset).as("system property jdiffusion.fixtures.subset").isNotBlank();
-        Path dir = Path.of(subset).resolveSibling("generated").resolve("tiny-dpt-hybrid");
-        assertThat(dir.resolve("config.json")).exists();
+        Path dir = Path.of(subset).resolveSibling("generated").resolve(name);
+        assertThat(dir.resolve("README.md")).exists();
         return dir;
     }
 }
