@@ -77,6 +77,7 @@ public final class Bit {
     public List<Tensor> featureMaps(Tensor pixels) {
         List<Tensor> outputs = new ArrayList<>();
         Tensor x = convolve(stem, pixels);
+        // without "SAME" padding BiT frames the stem's output with one zero pixel before its norm and pool
         if (config.padding() != BitConfig.Padding.SAME) x = Ops.pad(x, 1, 1, 1, 1);
         x = maxPool(reluInPlace(stemNorm.apply(x)));
         outputs.add(x);

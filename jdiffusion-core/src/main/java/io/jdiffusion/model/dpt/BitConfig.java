@@ -15,11 +15,9 @@ import java.util.Locale;
  * @param padding                 how every convolution pads: TF "SAME", or torch's symmetric default
  * @param groups                  group-norm groups
  * @param embeddingDynamicPadding the stem's max pool pads "SAME"-style (else it does not pad)
- * @param outputStride            the total stride after which stages would dilate instead of striding
  * @param featureStages           which stage outputs the backbone hands on (0 = the stem, 1 = the first stage, ...)
  */
-public record BitConfig(int[] depths, Padding padding, int groups, boolean embeddingDynamicPadding, int outputStride,
-                        int[] featureStages) {
+public record BitConfig(int[] depths, Padding padding, int groups, boolean embeddingDynamicPadding, int[] featureStages) {
 
     /**
      * The convolution padding schemes ({@code global_padding}) bottleneck units can run with ("VALID" cannot: its
@@ -36,7 +34,7 @@ public record BitConfig(int[] depths, Padding padding, int groups, boolean embed
     static BitConfig parse(JsonNode c, String source) {
         if (c == null || c.isNull()) {
             // DPTConfig's defaults for a hybrid model without a backbone_config
-            return new BitConfig(new int[]{3, 4, 9}, Padding.SAME, 32, true, 32, new int[]{1, 2, 3});
+            return new BitConfig(new int[]{3, 4, 9}, Padding.SAME, 32, true, new int[]{1, 2, 3});
         }
         String type = Json.textOr(c, "model_type", "bit");
         if (!type.equals("bit")) throw new JDiffusionException(source + ": backbone_config model_type '" + type + "' is not supported for DPT-Hybrid (only bit)");
@@ -57,8 +55,8 @@ public record BitConfig(int[] depths, Padding padding, int groups, boolean embed
             padding = Padding.SAME;
         }
         int[] depths = c.has("depths") ? Json.ints(c, "depths") : new int[]{3, 4, 6, 3};
-        int outputStride = Json.intOr(c, "output_stride", 32);
         // BiT strides by 4 in the stem, then by 2 from the second stage on; past output_stride it would dilate
+        int outputStride = Json.intOr(c, "output_stride", 32);
         int stride = 4;
         for (int s = 1; s < depths.length; s++) {
             if (stride >= outputStride) {
@@ -68,7 +66,7 @@ public record BitConfig(int[] depths, Padding padding, int groups, boolean embed
             stride *= 2;
         }
         return new BitConfig(depths, padding, Json.intOr(c, "num_groups", 32), Json.boolOr(c, "embedding_dynamic_padding", false),
-                outputStride, featureStages(c, depths.length, source));
+                featureStages(c, depths.length, source));
     }
 
     /** out_features ("stem", "stage1", ...) or out_indices, as saved under either spelling; else the last stage. */
