@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -74,6 +75,20 @@ class Depth2ImgCommandTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         ImageDelta.between(output(), Fixtures.require(c.get("image").asText())).assertWithinTolerance("depth2img_ddim_estimated");
         assertThat(Infotext.parse(Png.read(output()).text().get("parameters")).get("Depth")).isEqualTo("estimated");
+    }
+
+    @Test
+    void aDptHybridDepthModelEstimatesTheDepth() throws IOException {
+        // the tiny DPT-Hybrid (the published model's estimator type; its parity is DptHybridParityTest's)
+        JsonNode c = fixtureCase("depth2img_ddim_estimated");
+        List<String> args = caseArgs(c, model("single_file"));
+        args.addAll(List.of("--depth-model", Generated.dir("tiny-dpt-hybrid").toString()));
+        Result r = run(args);
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        Png.Image png = Png.read(output());
+        assertThat(png.width()).isEqualTo(c.get("width").asInt());
+        assertThat(png.height()).isEqualTo(c.get("height").asInt());
+        assertThat(Infotext.parse(png.text().get("parameters")).get("Depth")).isEqualTo("estimated");
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.jdiffusion.io.Png;
 import io.jdiffusion.model.Json;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,7 +39,7 @@ class UpscaleCommandTest {
     }
 
     private static Path folder() {
-        return Fixtures.generated("tiny-sd-x4-upscaler");
+        return Generated.dir("tiny-sd-x4-upscaler");
     }
 
     private static JsonNode fixtureCase(String name) {

@@ -9,6 +9,7 @@ import io.jdiffusion.model.StableDiffusionModel;
 import io.jdiffusion.model.UNetConfig;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.Generated;
 import io.jdiffusion.testing.ImageDelta;
 import io.jdiffusion.testing.Sd2OriginalLayout;
 import org.junit.jupiter.api.BeforeAll;
@@ -36,7 +37,7 @@ class UpscaleParityTest {
 
     /** The generated fixture folder. */
     static Path fixtureFolder() {
-        return Fixtures.generated("tiny-sd-x4-upscaler");
+        return Generated.dir("tiny-sd-x4-upscaler");
     }
 
     @BeforeAll

@@ -50,18 +50,6 @@ public final class Fixtures {
         return null;
     }
 
-    /**
-     * A reference made by one of the scripts in tools/fixtures, kept in core's test resources under
-     * {@code generated/} (found beside the subset, so other modules' tests reach it too); skips the calling
-     * test when it is not there.
-     */
-    public static Path generated(String relative) {
-        Path subset = subsetRoot();
-        Path p = subset == null ? null : subset.resolveSibling("generated").resolve(relative);
-        Assumptions.assumeTrue(p != null && Files.exists(p), "generated fixture not available: " + relative);
-        return p;
-    }
-
     /** The fixture at this path; skips the calling test when it is not available. */
     public static Path require(String relative) {
         Path p = find(relative);

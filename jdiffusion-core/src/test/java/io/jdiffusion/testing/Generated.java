@@ -1,37 +1,46 @@
 package io.jdiffusion.testing;
 
-import org.junit.jupiter.api.Assumptions;
-
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 /**
- * Reference files made by a generator script under {@code tools/fixtures/} and kept in this module's test
- * resources ({@code generated/<name>/}, each with a README saying how). Found in the source tree (next to the
- * fixtures subset, which the build names for every module) or else on the classpath.
+ * The references this repository generates itself (core's test resources {@code generated/<name>/}, each with a
+ * README saying what produced it), as opposed to the shared {@link Fixtures}. They are part of the repository, so a
+ * missing one fails the test instead of skipping it.
  */
 public final class Generated {
     private Generated() {
     }
 
-    /** The generated file or folder at this path under {@code generated/}; skips the calling test when absent. */
+    /** The folder {@code generated/<name>/}. */
+    public static Path dir(String name) {
+        return require(name);
+    }
+
+    /** The file or folder at this path under {@code generated/}. */
     public static Path require(String relative) {
-        String subset = System.getProperty("jdiffusion.fixtures.subset");
-        if (subset != null && !subset.isBlank()) {
-            Path p = Path.of(subset).resolveSibling("generated").resolve(relative);
-            if (Files.exists(p)) return p;
-        }
-        var url = Generated.class.getClassLoader().getResource("generated/" + relative);
-        Path p = null;
+        Path root = root();
+        Path p = root.resolve(relative);
+        assertThat(Files.exists(p)).as("generated reference %s (under %s)", relative, root).isTrue();
+        return p;
+    }
+
+    /** On this module's classpath, or (from other modules, which see it inside the test jar) in the source tree. */
+    private static Path root() {
+        var url = Generated.class.getResource("/generated/");
         if (url != null && url.getProtocol().equals("file")) {
             try {
-                p = Path.of(url.toURI());
+                return Path.of(url.toURI());
             } catch (URISyntaxException e) {
-                p = null;
+                throw new IllegalStateException(e);
             }
         }
-        Assumptions.assumeTrue(p != null && Files.exists(p), "generated reference not available: " + relative);
-        return p;
+        // the build points every module at core's fixture subset, which sits beside generated/ in the test resources
+        String subset = System.getProperty("jdiffusion.fixtures.subset");
+        assertThat(subset).as("system property jdiffusion.fixtures.subset").isNotBlank();
+        return Path.of(subset).resolveSibling("generated");
     }
 }

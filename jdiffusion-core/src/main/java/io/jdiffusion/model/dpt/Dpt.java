@@ -14,10 +14,13 @@ import java.util.List;
 
 /**
  * DPT (dense prediction transformer) for monocular depth, as transformers' {@code DPTForDepthEstimation}
- * with the plain ViT backbone, under its tensor names:
+ * with the plain ViT backbone or DPT-Hybrid's, under its tensor names:
  * <ul>
  *   <li>{@code dpt.embeddings.*}: 16×16 patch projection, CLS token, learned position embeddings (resized
  *   bilinearly to the token grid);</li>
+ *   <li>DPT-Hybrid ({@code is_hybrid}) instead: {@code dpt.embeddings.backbone.bit.*}, a BiT ResNet ({@link Bit})
+ *   whose last feature map, projected 1×1 by {@code dpt.embeddings.projection}, gives the patch tokens, and whose
+ *   first two feature maps are the neck's first two stages as they are (no reassembling);</li>
  *   <li>{@code dpt.encoder.layer.N.*}: pre-norm ViT layers; the outputs of the layers named by
  *   {@code backbone_out_indices} go on to the neck (the final {@code dpt.layernorm} is not on this path);</li>
  *   <li>{@code neck.reassemble_stage.*}: per stage the CLS token is folded in (readout), the tokens become a
@@ -32,28 +35,30 @@ public final class Dpt {
     private final DptConfig config;
     private final Weights w;
     private final int hidden;
+    /** DPT-Hybrid's ResNet; null for the plain ViT. */
+    private final Bit bit;
 
     public Dpt(DptConfig config, Weights weights) {
-        if (config.hybrid()) {
-            throw new JDiffusionException(weights.source() + ": DPT-Hybrid (is_hybrid true, a BiT ResNet backbone) is not supported yet; "
-                    + "give the depth with --depth-map, or a plain-ViT DPT with --depth-model");
-        }
         if (config.batchNormInFusion()) {
             throw new JDiffusionException(weights.source() + ": batch norm in the DPT fusion blocks is not supported");
         }
         this.config = config;
         this.w = weights;
         this.hidden = weights.get("dpt.embeddings.cls_token").dim(2);
+        this.bit = config.hybrid() ? new Bit(config.backbone(), weights.sub("dpt.embeddings.backbone.bit")) : null;
         if (hidden % config.heads() != 0) {
             throw new JDiffusionException(weights.source() + ": hidden size " + hidden + " is not a multiple of " + config.heads() + " heads");
         }
     }
 
-    /** A transformers folder: {@code config.json} and {@code model.safetensors} (or {@code pytorch_model.bin}). */
+    /**
+     * A transformers folder: {@code config.json} and {@code model.safetensors} (or its fp16 variant, as a Hub
+     * download of a depth model may hold, or {@code pytorch_model.bin}).
+     */
     public static Dpt load(Path dir) {
         if (!Files.isDirectory(dir)) throw new JDiffusionException(dir + ": not a directory (expected a DPT folder with config.json)");
         DptConfig config = DptConfig.read(dir.resolve("config.json"));
-        for (String name : new String[]{"model.safetensors", "pytorch_model.bin"}) {
+        for (String name : new String[]{"model.safetensors", "model.fp16.safetensors", "pytorch_model.bin", "pytorch_model.fp16.bin"}) {
             Path p = dir.resolve(name);
             if (Files.isRegularFile(p)) {
                 TensorFile file = TensorFile.open(p);
@@ -67,8 +72,11 @@ public final class Dpt {
         return config;
     }
 
-    /** What one forward pass computed: the ViT hidden states (embeddings, then each layer) and the depth [B, H, W]. */
-    public record Output(List<Tensor> hiddenStates, Tensor predictedDepth) {
+    /**
+     * What one forward pass computed: the ViT hidden states (embeddings, then each layer), DPT-Hybrid's BiT feature
+     * maps (empty for the plain ViT) and the depth [B, H, W].
+     */
+    public record Output(List<Tensor> hiddenStates, List<Tensor> backboneFeatureMaps, Tensor predictedDepth) {
     }
 
     /** Relative inverse depth (larger = nearer) [B, H, W] for pixel values [B, 3, H, W]. */
@@ -80,17 +88,33 @@ public final class Dpt {
         int p = config.patchSize();
         int gridH = pixelValues.dim(2) / p, gridW = pixelValues.dim(3) / p;
         List<Tensor> states = new ArrayList<>();
-        Tensor x = embeddings(pixelValues, gridH, gridW);
+        List<Tensor> maps = bit == null ? List.of() : bit.featureMaps(pixelValues);
+        Tensor x = bit == null ? embeddings(pixelValues, gridH, gridW) : hybridEmbeddings(maps.getLast(), gridH, gridW);
         states.add(x);
         for (int i = 0; i < config.layers(); i++) {
             x = vitLayer(x, "dpt.encoder.layer." + i + ".");
             states.add(x);
         }
-        List<Tensor> features = new ArrayList<>();
+        // the neck's stages: DPT-Hybrid's first ones are BiT maps, the rest (all, for the plain ViT) the outputs of
+        // the ViT layers named in backbone_out_indices, in layer order
+        int skipped = bit == null ? 0 : DptConfig.HYBRID_BACKBONE_STAGES.length;
         int[] out = config.outIndices();
-        for (int i = 0; i < out.length; i++) {
-            Tensor map = reassemble(states.get(out[i] + 1), i, gridH, gridW);
-            features.add(Ops.conv2d(map, w.get("neck.convs." + i + ".weight"), null, 1, 1));
+        List<Tensor> stages = new ArrayList<>(maps.subList(0, skipped));
+        for (int layer = 0; layer < config.layers(); layer++) {
+            for (int j = skipped; j < out.length; j++) {
+                if (out[j] == layer) {
+                    stages.add(reassemble(states.get(layer + 1), stages.size(), gridH, gridW));
+                    break;
+                }
+            }
+        }
+        if (stages.size() != out.length) {
+            throw new JDiffusionException(w.source() + ": backbone_out_indices " + java.util.Arrays.toString(out) + " do not name "
+                    + (out.length - skipped) + " distinct layers of " + config.layers());
+        }
+        List<Tensor> features = new ArrayList<>();
+        for (int i = 0; i < stages.size(); i++) {
+            features.add(Ops.conv2d(stages.get(i), w.get("neck.convs." + i + ".weight"), null, 1, 1));
         }
         List<Tensor> fused = new ArrayList<>();
         Tensor f = null;
@@ -99,14 +123,31 @@ public final class Dpt {
             fused.add(f);
         }
         int index = config.headInIndex() < 0 ? fused.size() + config.headInIndex() : config.headInIndex();
-        return new Output(states, head(fused.get(index)));
+        return new Output(states, maps, head(fused.get(index)));
     }
 
     private Tensor embeddings(Tensor pixels, int gridH, int gridW) {
         String e = "dpt.embeddings.";
         Tensor patches = Ops.toTokens(Ops.conv2d(pixels, w.get(e + "patch_embeddings.projection.weight"),
                 w.get(e + "patch_embeddings.projection.bias"), config.patchSize(), 0));
-        int batch = pixels.dim(0), tokens = gridH * gridW + 1;
+        return withClsAndPositions(patches, gridH, gridW);
+    }
+
+    /** DPT-Hybrid's tokens: the last BiT feature map, projected 1×1 to the hidden width, one token per pixel. */
+    private Tensor hybridEmbeddings(Tensor featureMap, int gridH, int gridW) {
+        if (featureMap.dim(2) != gridH || featureMap.dim(3) != gridW) {
+            throw new JDiffusionException(w.source() + ": the BiT feature map is " + featureMap.dim(2) + "x" + featureMap.dim(3)
+                    + ", not the " + gridH + "x" + gridW + " token grid of patch_size " + config.patchSize()
+                    + " (the image side must be a multiple of " + config.patchSize() + ")");
+        }
+        String e = "dpt.embeddings.projection.";
+        return withClsAndPositions(Ops.toTokens(Ops.conv2d(featureMap, w.get(e + "weight"), w.get(e + "bias"), 1, 0)), gridH, gridW);
+    }
+
+    /** The CLS token before the patch tokens [B, gh·gw, C], position embeddings added to all. */
+    private Tensor withClsAndPositions(Tensor patches, int gridH, int gridW) {
+        String e = "dpt.embeddings.";
+        int batch = patches.dim(0), tokens = gridH * gridW + 1;
         float[] cls = w.get(e + "cls_token").toFloats();
         float[] pos = positionEmbeddings(gridH, gridW);
         float[] out = new float[batch * tokens * hidden];
@@ -196,27 +237,30 @@ public final class Dpt {
         return map;
     }
 
-    /** A transposed convolution whose kernel equals its stride (no overlap): each input pixel paints a k×k block. */
+    /**
+     * A transposed convolution whose kernel equals its stride (no overlap): each input pixel paints a k×k block of
+     * every output channel, so the whole of it is one matrix product, tokens [B·H·W, Cin] × kernel [Cin, Cout·k·k].
+     */
     private static Tensor transposedConv(Tensor x, Weight weight, Weight bias, int k) {
         int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         if (weight.dim(0) != cin || weight.dim(2) != k || weight.dim(3) != k) {
             throw new JDiffusionException(weight.name() + " " + weight.shapeString() + " is not a " + k + "x" + k + " transposed conv from " + cin + " channels");
         }
-        int cout = weight.dim(1), oh = h * k, ow = wd * k;
-        float[] wt = weight.toFloats(), b = bias.toFloats();
-        float[] out = new float[batch * cout * oh * ow];
+        int cout = weight.dim(1), block = cout * k * k, oh = h * k, ow = wd * k;
+        float[] stored = weight.toFloats(), rows = new float[block * cin];
+        for (int ci = 0; ci < cin; ci++) {
+            for (int j = 0; j < block; j++) rows[j * cin + ci] = stored[ci * block + j];
+        }
+        Tensor blocks = Ops.linear(Ops.toTokens(x), Weight.ofFloats(weight.name(), rows, block, cin), null);
+        float[] b = bias.toFloats(), out = new float[batch * cout * oh * ow];
         for (int n = 0; n < batch; n++) {
-            for (int co = 0; co < cout; co++) {
-                for (int y = 0; y < h; y++) {
-                    for (int xx = 0; xx < wd; xx++) {
+            for (int y = 0; y < h; y++) {
+                for (int xx = 0; xx < wd; xx++) {
+                    int from = ((n * h + y) * wd + xx) * block;
+                    for (int co = 0; co < cout; co++) {
                         for (int ky = 0; ky < k; ky++) {
-                            for (int kx = 0; kx < k; kx++) {
-                                float s = b[co];
-                                for (int ci = 0; ci < cin; ci++) {
-                                    s += x.data[((n * cin + ci) * h + y) * wd + xx] * wt[((ci * cout + co) * k + ky) * k + kx];
-                                }
-                                out[((n * cout + co) * oh + y * k + ky) * ow + xx * k + kx] = s;
-                            }
+                            int to = ((n * cout + co) * oh + y * k + ky) * ow + xx * k;
+                            for (int kx = 0; kx < k; kx++) out[to + kx] = blocks.data[from + (co * k + ky) * k + kx] + b[co];
                         }
                     }
                 }

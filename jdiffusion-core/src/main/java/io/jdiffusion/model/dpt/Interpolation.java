@@ -1,5 +1,6 @@
 package io.jdiffusion.model.dpt;
 
+import io.jdiffusion.tensor.Parallel;
 import io.jdiffusion.tensor.Tensor;
 
 /**
@@ -27,22 +28,31 @@ public final class Interpolation {
         int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
         Taps ty = new Taps(h, height, alignCorners, cubic), tx = new Taps(w, width, alignCorners, cubic);
         int n = ty.count;
-        float[] out = new float[planes * height * width];
-        for (int p = 0; p < planes; p++) {
-            int in = p * h * w;
-            for (int oy = 0; oy < height; oy++) {
-                for (int ox = 0; ox < width; ox++) {
-                    float sum = 0;
-                    for (int j = 0; j < n; j++) {
-                        int row = in + ty.index[oy * n + j] * w;
+        float[] in = x.data, out = new float[planes * height * width];
+        Parallel.forRange(planes, 1, (p0, p1) -> {
+            // each source row is weighted along x once; the output rows then weight those rows along y, which
+            // is the same arithmetic in the same order as weighting the neighbours pixel by pixel
+            float[] rows = new float[h * width];
+            for (int p = p0; p < p1; p++) {
+                int src = p * h * w;
+                for (int y = 0; y < h; y++) {
+                    int row = src + y * w;
+                    for (int ox = 0; ox < width; ox++) {
                         float along = 0;
-                        for (int i = 0; i < n; i++) along += x.data[row + tx.index[ox * n + i]] * tx.weight[ox * n + i];
-                        sum += along * ty.weight[oy * n + j];
+                        for (int i = 0; i < n; i++) along += in[row + tx.index[ox * n + i]] * tx.weight[ox * n + i];
+                        rows[y * width + ox] = along;
                     }
-                    out[(p * height + oy) * width + ox] = sum;
+                }
+                for (int oy = 0; oy < height; oy++) {
+                    int dst = (p * height + oy) * width;
+                    for (int ox = 0; ox < width; ox++) {
+                        float sum = 0;
+                        for (int j = 0; j < n; j++) sum += rows[ty.index[oy * n + j] * width + ox] * ty.weight[oy * n + j];
+                        out[dst + ox] = sum;
+                    }
                 }
             }
-        }
+        });
         return new Tensor(out, x.dim(0), x.dim(1), height, width);
     }
 
