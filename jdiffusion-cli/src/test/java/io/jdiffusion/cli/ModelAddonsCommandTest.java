@@ -2,6 +2,7 @@ package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.io.SafeTensors;
 import io.jdiffusion.io.SafeTensorsWriter;
 import io.jdiffusion.model.addon.LoraSpec;
@@ -108,6 +109,7 @@ class ModelAddonsCommandTest {
         assertThat(r.exitCode()).as(r.err()).isZero();
         // the swapped-in VAE holds the model's own weights: the image is still the reference
         ImageDelta.between(out, Fixtures.require(c.get("image").asText())).assertWithinTolerance(c.get("id").asText());
+        assertThat(Infotext.parse(Png.read(out).text().get("parameters")).get("VAE")).isEqualTo("tiny-vae.safetensors");
 
         // another model's VAE (the depth model's: other weights) decodes the same latents differently
         Path other = dir.resolve("other.png");
@@ -116,6 +118,7 @@ class ModelAddonsCommandTest {
                 "--vae", Fixtures.require("tiny-sd2-depth/vae").toString()));
         Result r2 = run(null, otherArgs.toArray(String[]::new));
         assertThat(r2.exitCode()).as(r2.err()).isZero();
+        assertThat(Infotext.parse(Png.read(other).text().get("parameters")).get("VAE")).as("a diffusers vae folder").isEqualTo("tiny-sd2-depth/vae");
         assertThat(ImageDelta.between(other, Fixtures.require(c.get("base_image").asText())).mean()).isGreaterThan(1.0);
     }
 

@@ -152,7 +152,8 @@ final class Generation {
         Map<String, String> extra = new LinkedHashMap<>(extraParameters);
         if (mark.message() != null) extra.put(OutputWatermark.INFOTEXT_KEY, mark.message().name());
         Infotext base = Infotext.forTxt2Img(described, request.seed(), model.modelHash(), Infotext.modelName(request.model()));
-        if (model.taesd() != null) base = withVae(base, model.taesd().name());
+        String vae = model.taesd() != null ? model.taesd().name() : swappedVaeName(model.model());
+        if (vae != null) base = withVae(base, vae);
         // one noise draw covers the batch (as diffusers does), so every image is reproduced by the same seed and batch size
         String infotext = withParameters(base, extra).format();
         List<GeneratedImage> images = new ArrayList<>(rgb.length);
@@ -189,6 +190,21 @@ final class Generation {
         if (!corePlaced) putAll(out, core);
         if (!restPlaced) putAll(out, rest);
         return new Infotext(base.prompt(), base.negativePrompt(), out);
+    }
+
+    /**
+     * The name A1111's infotext gives a VAE that is not the checkpoint's own (--vae): its file name, or its
+     * folder's for a diffusers vae folder; null when the VAE's weights come from the model itself.
+     */
+    static String swappedVaeName(StableDiffusionModel model) {
+        String source = model.vae().source();
+        if (source == null || source.startsWith(model.source())) return null;
+        java.nio.file.Path file = java.nio.file.Path.of(source), folder = file.getParent();
+        boolean inVaeFolder = file.getFileName().toString().startsWith("diffusion_pytorch_model.") && folder != null;
+        if (!inVaeFolder) return file.getFileName().toString();
+        // a model folder's vae/ is known by its model: "sd-model/vae"
+        boolean named = !folder.getFileName().toString().equals("vae") || folder.getParent() == null || folder.getParent().getFileName() == null;
+        return named ? folder.getFileName().toString() : folder.getParent().getFileName() + "/vae";
     }
 
     /** The infotext with "VAE: name" where A1111 writes it: after the model, before "Clip skip" (or what follows). */
