@@ -14,16 +14,13 @@ import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.testing.Fixtures;
 import io.jdiffusion.testing.ImageDelta;
 import io.jdiffusion.testing.SdxlOriginalLayout;
+import io.jdiffusion.testing.TinySdxlRefiner;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -42,28 +39,10 @@ class SdxlRefinerTest {
     static LoadedModel refiner;
 
     @BeforeAll
-    static void load() throws IOException {
-        fixture = Fixtures.generated("tiny-sdxl-refiner");
-        Path base = Fixtures.require("tiny-sdxl");
-        folder = dir.resolve("tiny-sdxl-refiner");
-        copy(fixture, folder);
-        copy(base.resolve("text_encoder_2"), folder.resolve("text_encoder_2"));
-        copy(base.resolve("tokenizer_2"), folder.resolve("tokenizer_2"));
+    static void load() {
+        fixture = TinySdxlRefiner.fixture();
+        folder = TinySdxlRefiner.assemble(dir);
         refiner = new LoadedModel(ModelLoader.load(folder));
-    }
-
-    static void copy(Path from, Path to) throws IOException {
-        try (Stream<Path> files = Files.walk(from)) {
-            files.forEach(p -> {
-                try {
-                    Path target = to.resolve(from.relativize(p).toString());
-                    if (Files.isDirectory(p)) Files.createDirectories(target);
-                    else Files.copy(p, target);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
     }
 
     static JsonNode testCase(String name) {
