@@ -1,7 +1,6 @@
 package io.jdiffusion.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.jdiffusion.model.Json;
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.pipeline.AestheticScores;
 import io.jdiffusion.pipeline.GeneratedImage;
@@ -110,15 +109,10 @@ class RefinerCommandTest {
         assertThat(recorder.request).isNull();
     }
 
-    private static JsonNode testCase(Path fixture, String name) {
-        for (JsonNode c : Json.read(fixture.resolve("cases.json")).get("cases")) if (c.get("name").asText().equals(name)) return c;
-        throw new IllegalArgumentException(name);
-    }
-
     @Test
     void txt2imgWithTheRefinerWritesTheReferenceImage() throws IOException {
         Path fixture = TinySdxlRefiner.fixture(), refiner = TinySdxlRefiner.assemble(dir);
-        JsonNode c = testCase(fixture, "ensemble_euler_a");
+        JsonNode c = TinySdxlRefiner.testCase("ensemble_euler_a");
         Path output = dir.resolve("ensemble.png");
         Result r = run(null, List.of("txt2img", "--model", Fixtures.require("tiny-sdxl").toString(), "--refiner", refiner.toString(),
                 "--refiner-switch-at", c.get("switch_at").asText(), "--prompt", c.get("prompt").asText(),
@@ -134,7 +128,7 @@ class RefinerCommandTest {
     @Test
     void img2imgWithTheRefinerWritesTheReferenceImage() throws IOException {
         Path fixture = TinySdxlRefiner.fixture(), refiner = TinySdxlRefiner.assemble(dir);
-        JsonNode c = testCase(fixture, "refiner_img2img_euler");
+        JsonNode c = TinySdxlRefiner.testCase("refiner_img2img_euler");
         Path output = dir.resolve("refined.png");
         // the aesthetic scores are the defaults: no flag
         Result r = run(null, List.of("img2img", "--model", refiner.toString(), "--init-image", fixture.resolve(c.get("input").asText()).toString(),

@@ -3,7 +3,6 @@ package io.jdiffusion.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.SafeTensors;
-import io.jdiffusion.model.Json;
 import io.jdiffusion.model.ModelInfo;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
@@ -46,10 +45,7 @@ class SdxlRefinerTest {
     }
 
     static JsonNode testCase(String name) {
-        for (JsonNode c : Json.read(fixture.resolve("cases.json")).get("cases")) {
-            if (c.get("name").asText().equals(name)) return c;
-        }
-        throw new IllegalArgumentException("no case " + name);
+        return TinySdxlRefiner.testCase(name);
     }
 
     static Txt2ImgRequest params(JsonNode c, Path model, int width, int height) {

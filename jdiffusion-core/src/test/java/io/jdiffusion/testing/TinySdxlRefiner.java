@@ -1,5 +1,8 @@
 package io.jdiffusion.testing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import io.jdiffusion.model.Json;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -18,6 +21,14 @@ public final class TinySdxlRefiner {
     /** The generated fixture folder: cases.json, reference images and latents, the committed model parts. */
     public static Path fixture() {
         return Fixtures.generated("tiny-sdxl-refiner");
+    }
+
+    /** The case of this name in the fixture's cases.json. */
+    public static JsonNode testCase(String name) {
+        for (JsonNode c : Json.read(fixture().resolve("cases.json")).get("cases")) {
+            if (c.get("name").asText().equals(name)) return c;
+        }
+        throw new IllegalArgumentException("no case " + name + " in tiny-sdxl-refiner/cases.json");
     }
 
     /** Assembles the refiner folder under {@code dir} and returns it. */
