@@ -3,6 +3,7 @@ package io.jdiffusion.pipeline;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.SafeTensors;
+import io.jdiffusion.model.Json;
 import io.jdiffusion.model.ModelInfo;
 import io.jdiffusion.model.ModelLoader;
 import io.jdiffusion.model.StableDiffusionModel;
@@ -15,10 +16,13 @@ import io.jdiffusion.testing.ImageDelta;
 import io.jdiffusion.testing.SdxlOriginalLayout;
 import io.jdiffusion.testing.TinySdxlRefiner;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -71,9 +75,18 @@ class SdxlRefinerTest {
         checkImg2Img(refiner, folder);
     }
 
-    @Test
-    void ensembleOfExpertsMatchesDiffusers() {
-        JsonNode c = testCase("ensemble_euler_a");
+    /** Every ensemble case of the fixture: Euler ancestral (the draws continue), DPM++ 2M (the refiner starts without history). */
+    @TestFactory
+    List<DynamicTest> ensembleOfExpertsMatchesDiffusers() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (JsonNode c : Json.read(fixture.resolve("cases.json")).get("cases")) {
+            if (c.get("kind").asText().equals("txt2img_refiner")) tests.add(DynamicTest.dynamicTest(c.get("name").asText(), () -> checkEnsemble(c)));
+        }
+        assertThat(tests).hasSizeGreaterThanOrEqualTo(2);
+        return tests;
+    }
+
+    private static void checkEnsemble(JsonNode c) {
         LoadedModel base = new LoadedModel(ModelLoader.load(Fixtures.require("tiny-sdxl")));
         Txt2ImgRequest request = params(c, Path.of(base.model().source()), c.get("width").asInt(), c.get("height").asInt());
         double switchAt = c.get("switch_at").asDouble();
@@ -98,7 +111,7 @@ class SdxlRefinerTest {
 
         GeneratedImage image = images.getFirst();
         ImageDelta.between(image, fixture.resolve(c.get("outputs").get(0).asText())).assertWithinTolerance(c.get("name").asText());
-        assertThat(image.infotext()).contains("Refiner: tiny-sdxl-refiner").contains("Refiner switch at: 0.8")
+        assertThat(image.infotext()).contains("Refiner: tiny-sdxl-refiner").contains("Refiner switch at: " + c.get("switch_at").asText())
                 .contains("Model: tiny-sdxl");
     }
 
