@@ -10,6 +10,7 @@ import io.jdiffusion.model.addon.ExtraNetworks;
 import io.jdiffusion.model.addon.LoraSpec;
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.model.addon.ModelsDir;
+import io.jdiffusion.pipeline.AestheticScores;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.LatentPreview;
@@ -132,6 +133,14 @@ final class GenerationOptions {
             description = "SDXL: the size the model is told the result should have (default: the image size).")
     String targetSize;
 
+    @Option(names = "--aesthetic-score", paramLabel = "F",
+            description = "SDXL refiner: the aesthetic score (0..10) the prompt asks for (default: 6).")
+    Double aestheticScore;
+
+    @Option(names = "--negative-aesthetic-score", paramLabel = "F",
+            description = "SDXL refiner: the aesthetic score (0..10) the negative prompt asks for (default: 2.5).")
+    Double negativeAestheticScore;
+
     @Option(names = "--no-watermark",
             description = "Do not add the invisible watermark (by default images of 256x256 pixels in area or more get it).")
     boolean noWatermark;
@@ -249,7 +258,28 @@ final class GenerationOptions {
         if (resolvedSeed == null) resolvedSeed = randomSeed() ? randomSeedValue() : parseSeed(seed);
         return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps,
                 cfgScale, resolvedSeed, width, height, batchSize, clipSkip, predictionType, !noWatermark, sizes,
-                embeddings == null ? List.of() : embeddings);
+                embeddings == null ? List.of() : embeddings, aestheticScores());
+    }
+
+    /** --aesthetic-score and --negative-aesthetic-score, each defaulting as diffusers does; null when neither is given. */
+    private AestheticScores aestheticScores() {
+        if (aestheticScore == null && negativeAestheticScore == null) return null;
+        return new AestheticScores(aestheticScore != null ? aestheticScore : AestheticScores.DEFAULT.positive(),
+                negativeAestheticScore != null ? negativeAestheticScore : AestheticScores.DEFAULT.negative());
+    }
+
+    /**
+     * Another model a command takes beside --model (txt2img's --refiner): a file or folder, a Hugging Face repository
+     * owner/name[@revision], or with --models-dir a checkpoint's name there.
+     */
+    Path otherModel(String flag, Path path, PrintWriter err) {
+        if (!Files.exists(path)) {
+            if (ModelSource.isHubId(path.toString())) return ModelSource.resolve(path.toString(), hubSettings.get(), err);
+            if (modelsDir != null) path = ModelsDir.open(modelsDir).find(ModelsDir.Kind.CHECKPOINT, path.toString());
+        }
+        if (!Files.exists(path)) throw new JDiffusionException(flag + ": " + path + ": no such file or directory");
+        if (!Files.isReadable(path)) throw new JDiffusionException(flag + ": " + path + ": not readable");
+        return path;
     }
 
     /** The SDXL size flags, each defaulting as diffusers does; null when none is given (the request's defaults). */

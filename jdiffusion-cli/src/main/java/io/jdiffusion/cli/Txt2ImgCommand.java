@@ -2,7 +2,9 @@ package io.jdiffusion.cli;
 
 import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.pipeline.GeneratedImage;
+import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.pipeline.HiresFix;
+import io.jdiffusion.pipeline.Refiner;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.StepListener;
@@ -56,6 +58,17 @@ final class Txt2ImgCommand implements Callable<Integer> {
             description = "Hires fix: latent (resize the latents bilinearly) or lanczos (decode, Lanczos-resize, encode) (default: latent).")
     String hiresUpscaler;
 
+    @Option(names = "--refiner", paramLabel = "MODEL",
+            description = "A refiner (such as the SDXL refiner) that takes over at --refiner-switch-at and finishes the image, "
+                    + "as A1111's Refiner: a file, a diffusers folder or a Hub repository (with --models-dir also a name).")
+    Path refiner;
+
+    @Option(names = "--refiner-switch-at", paramLabel = "F",
+            description = "With --refiner: the fraction of the schedule the model runs before the refiner takes over, in (0, 1) (default: 0.8).")
+    Double refinerSwitchAt;
+
+    static final double DEFAULT_REFINER_SWITCH_AT = 0.8;
+
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
     interface Pipeline {
         List<GeneratedImage> run(Txt2ImgRequest request, StepListener listener);
@@ -70,6 +83,11 @@ final class Txt2ImgCommand implements Callable<Integer> {
         default List<GeneratedImage> run(Txt2ImgRequest request, HiresFix hires, ModelAddons addons, StepListener listener) {
             if (hires != null) throw new UnsupportedOperationException("this pipeline cannot do the hires fix");
             return run(request, addons, listener);
+        }
+
+        /** The run with a refiner taking over; a stand-in that cannot do it refuses. */
+        default List<GeneratedImage> runWithRefiner(Txt2ImgRequest request, Refiner.Settings refiner, ModelAddons addons, StepListener listener) {
+            throw new UnsupportedOperationException("this pipeline cannot run a refiner");
         }
     }
 
@@ -89,6 +107,11 @@ final class Txt2ImgCommand implements Callable<Integer> {
         public List<GeneratedImage> run(Txt2ImgRequest request, HiresFix hires, ModelAddons addons, StepListener listener) {
             return Txt2Img.run(request, hires, addons, listener);
         }
+
+        @Override
+        public List<GeneratedImage> runWithRefiner(Txt2ImgRequest request, Refiner.Settings refiner, ModelAddons addons, StepListener listener) {
+            return Refiner.run(request, refiner, addons, listener);
+        }
     };
 
     private final Path workDir;
@@ -105,6 +128,14 @@ final class Txt2ImgCommand implements Callable<Integer> {
         options.check(spec.commandLine().getErr());
         Txt2ImgRequest request = options.request(width, height).validate();
         HiresFix hiresFix = hiresFix();
+        Refiner.Settings refinerSettings = refinerSettings();
+        if (refinerSettings != null) {
+            if (hiresFix != null) throw new JDiffusionException("--refiner: not supported together with the hires fix");
+            Refiner.Settings resolved = new Refiner.Settings(
+                    options.otherModel("--refiner", refinerSettings.model(), spec.commandLine().getErr()), refinerSettings.switchAt());
+            return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", request,
+                    listener -> pipeline.runWithRefiner(request, resolved, options.addons(), listener));
+        }
         if (hiresFix == null) {
             return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", request,
                     listener -> pipeline.run(request, options.addons(), listener));
@@ -114,6 +145,15 @@ final class Txt2ImgCommand implements Callable<Integer> {
         Txt2ImgRequest output = request.withSize(hiresFix.targetWidth(width), hiresFix.targetHeight(height));
         return options.generate(spec.commandLine().getOut(), spec.commandLine().getErr(), workDir, "txt2img", output,
                 listener -> pipeline.run(request, hiresFix, options.addons(), listener));
+    }
+
+    /** The refiner the flags ask for (checked, the model not yet resolved); null for none. */
+    Refiner.Settings refinerSettings() {
+        if (refiner == null) {
+            if (refinerSwitchAt != null) throw new JDiffusionException("--refiner-switch-at: give --refiner MODEL too");
+            return null;
+        }
+        return new Refiner.Settings(refiner, refinerSwitchAt != null ? refinerSwitchAt : DEFAULT_REFINER_SWITCH_AT).validate();
     }
 
     /** The hires fix the flags ask for (--hires or any --hires-* flag), A1111's defaults for the rest; null for none. */

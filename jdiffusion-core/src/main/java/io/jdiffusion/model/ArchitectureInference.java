@@ -35,6 +35,8 @@ final class ArchitectureInference {
     private static final double UPSCALER_VAE_SCALING_FACTOR = 0.08333;
     /** SDXL base's added time ids: original size (h, w), crop top-left (top, left), target size (h, w). */
     static final int SDXL_TIME_IDS = 6;
+    /** The SDXL refiner's: original size (h, w), crop top-left (top, left), aesthetic score. */
+    static final int SDXL_REFINER_TIME_IDS = 5;
 
     private ArchitectureInference() {
     }
@@ -48,6 +50,15 @@ final class ArchitectureInference {
      *                      the time ids (the second text encoder's projection); 0 for SD 1.x / 2.x
      */
     static UNetConfig unet(Weights w, ModelFamily family, int pooledTextDim) {
+        return unet(w, family, pooledTextDim, SDXL_TIME_IDS);
+    }
+
+    /**
+     * @param pooledTextDim as above
+     * @param timeIds       SDXL: how many time ids the added embedding takes ({@link #SDXL_TIME_IDS} for the base,
+     *                      {@link #SDXL_REFINER_TIME_IDS} for the refiner)
+     */
+    static UNetConfig unet(Weights w, ModelFamily family, int pooledTextDim, int timeIds) {
         Set<String> names = w.names();
         int levels = indices(names, "down_blocks.").size();
         if (levels == 0) throw new JDiffusionException(w.source() + ": the UNet has no down blocks");
@@ -72,6 +83,12 @@ final class ArchitectureInference {
                         + heads[l] + " attention heads do not divide; give the model's unet/config.json with --config");
             }
         }
+        // diffusers' mid block takes the last level's transformer depth: where that level has no attention of its
+        // own (the SDXL refiner) the mid block's count is the level's
+        String midAttention = "mid_block.attentions.0.";
+        if (!downAttention[levels - 1] && hasPrefix(names, midAttention)) {
+            depth[levels - 1] = Math.max(1, indices(names, midAttention + "transformer_blocks.").size());
+        }
         String firstAttention = firstAttentionPrefix(names, levels);
         if (firstAttention == null) throw new JDiffusionException(w.source() + ": the UNet has no cross-attention blocks");
         int contextDim = w.get(firstAttention + "transformer_blocks.0.attn2.to_k.weight").dim(1);
@@ -84,12 +101,12 @@ final class ArchitectureInference {
         if (w.has("add_embedding.linear_1.weight")) {
             addInput = w.get("add_embedding.linear_1.weight").dim(1);
             int idsWidth = addInput - pooledTextDim;
-            if (pooledTextDim <= 0 || idsWidth <= 0 || idsWidth % SDXL_TIME_IDS != 0) {
+            if (pooledTextDim <= 0 || idsWidth <= 0 || idsWidth % timeIds != 0) {
                 throw new JDiffusionException(w.source() + ": the UNet's added embedding takes " + addInput + " inputs, which is not a "
-                        + pooledTextDim + "-wide pooled text embedding and " + SDXL_TIME_IDS + " time ids; give the model's unet/config.json with --config");
+                        + pooledTextDim + "-wide pooled text embedding and " + timeIds + " time ids; give the model's unet/config.json with --config");
             }
             addEmbedType = "text_time";
-            perTimeId = idsWidth / SDXL_TIME_IDS;
+            perTimeId = idsWidth / timeIds;
         }
         return new UNetConfig(
                 w.get("conv_in.weight").dim(1),

@@ -21,7 +21,7 @@ public final class ModelInfo {
         StringBuilder out = new StringBuilder();
         line(out, "model", m.source());
         line(out, "layout", m.layout());
-        line(out, "family", m.family().displayName);
+        line(out, "family", m.family().displayName + (m.isSdxlRefiner() ? " refiner (img2img, or txt2img's --refiner)" : ""));
         String prediction = m.predictionType();
         if (!m.scheduler().has("prediction_type")) {
             prediction += m.layout().equals(StableDiffusionModel.SINGLE_FILE)
@@ -49,13 +49,19 @@ public final class ModelInfo {
         line(out, "", parameters(m.vae()));
 
         boolean sdxl = m.textEncoder2() != null;
-        textEncoder(out, sdxl ? "text encoder 1" : "text encoder", m.textEncoder());
-        long total = parameterCount(m.unet()) + parameterCount(m.vae()) + parameterCount(m.textEncoder().weights());
+        boolean refiner = m.isSdxlRefiner();
+        long total = parameterCount(m.unet()) + parameterCount(m.vae());
+        if (!refiner) {
+            textEncoder(out, sdxl ? "text encoder 1" : "text encoder", m.textEncoder());
+            total += parameterCount(m.textEncoder().weights());
+        }
         if (sdxl) {
-            textEncoder(out, "text encoder 2", m.textEncoder2());
+            textEncoder(out, refiner ? "text encoder" : "text encoder 2", m.textEncoder2());
             total += parameterCount(m.textEncoder2().weights());
-            line(out, "conditioning", "context " + m.textEncoder().config().hiddenSize() + " + " + m.textEncoder2().config().hiddenSize()
-                    + " (penultimate layers), pooled " + m.textEncoder2().config().projectionDim() + " + size/crop ids ("
+            String context = refiner ? m.textEncoder2().config().hiddenSize() + " (penultimate layer)"
+                    : m.textEncoder().config().hiddenSize() + " + " + m.textEncoder2().config().hiddenSize() + " (penultimate layers)";
+            String ids = refiner ? "size/crop ids and an aesthetic score" : "size/crop ids";
+            line(out, "conditioning", "context " + context + ", pooled " + m.textEncoder2().config().projectionDim() + " + " + ids + " ("
                     + u.additionTimeEmbedDim() + " features each)"
                     + (m.forceZerosForEmptyPrompt() ? "; an empty negative prompt is zeros" : ""));
         }

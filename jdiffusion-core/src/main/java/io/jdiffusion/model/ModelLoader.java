@@ -17,7 +17,8 @@ import java.util.TreeMap;
 
 /**
  * Opens a model as the user names it: a diffusers folder ({@code model_index.json} with unet/, vae/,
- * text_encoder/, tokenizer/, scheduler/; SDXL adds text_encoder_2/ and tokenizer_2/) or a single
+ * text_encoder/, tokenizer/, scheduler/; SDXL adds text_encoder_2/ and tokenizer_2/, and the SDXL refiner has
+ * only those two) or a single
  * original-layout checkpoint file (.safetensors, or a PyTorch .ckpt read without running its pickle:
  * {@link io.jdiffusion.io.TorchCheckpoint}).
  * Either way the result is the same: each network's weights under the internal (diffusers/transformers)
@@ -80,28 +81,34 @@ public final class ModelLoader {
             text2 = new TextEncoderSpec(config2, ckpt.text2(), pad2);
         }
 
+        // the SDXL refiner has no first encoder: its UNet's time ids are the original size, the crop and an aesthetic score
+        boolean refiner = ckpt.text() == null;
         UNetConfig unetConfig = overrides.unet != null ? UNetConfig.fromDiffusers(overrides.unet)
-                : ArchitectureInference.unet(ckpt.unet(), family, text2 == null ? 0 : text2.config().projectionDim());
+                : ArchitectureInference.unet(ckpt.unet(), family, text2 == null ? 0 : text2.config().projectionDim(),
+                refiner ? ArchitectureInference.SDXL_REFINER_TIME_IDS : ArchitectureInference.SDXL_TIME_IDS);
         boolean upscaler = unetConfig.numClassEmbeds() > 0; // the x4 upscaler: its own VAE scale and scheduler
         VaeConfig vaeConfig = overrides.vae != null ? VaeConfig.fromDiffusers(overrides.vae)
                 : ArchitectureInference.vae(ckpt.vae(), family, upscaler);
-        ClipTextConfig textConfig = overrides.text != null ? ClipTextConfig.fromTransformers(overrides.text)
-                : ArchitectureInference.clipText(ckpt.text(), family);
-        Weights text = ckpt.textLayersBelow(textConfig.numLayers());
-
         RequiredTensors.checkUNet(ckpt.unet(), unetConfig);
         RequiredTensors.checkVae(ckpt.vae(), vaeConfig);
-        RequiredTensors.checkText(text, textConfig);
 
-        String pad = overrides.tokenizer != null ? padToken(overrides.tokenizer, defaultPad(family)) : defaultPad(family);
+        TextEncoderSpec text = null;
+        if (!refiner) {
+            ClipTextConfig textConfig = overrides.text != null ? ClipTextConfig.fromTransformers(overrides.text)
+                    : ArchitectureInference.clipText(ckpt.text(), family);
+            Weights textWeights = ckpt.textLayersBelow(textConfig.numLayers());
+            RequiredTensors.checkText(textWeights, textConfig);
+            String pad = overrides.tokenizer != null ? padToken(overrides.tokenizer, defaultPad(family)) : defaultPad(family);
+            text = new TextEncoderSpec(textConfig, textWeights, pad);
+        }
+
         SchedulerConfig scheduler = overrides.scheduler != null ? SchedulerConfig.fromJson(overrides.scheduler)
                 : upscaler ? UpscalerConfig.publishedScheduler() : defaultScheduler(family);
-        // SDXL base's published pipeline config zeroes an empty negative prompt
-        boolean forceZeros = text2 != null && (overrides.pipeline == null
-                || Json.boolOr(overrides.pipeline, FORCE_ZEROS, true));
+        // SDXL base's published pipeline config zeroes an empty negative prompt; the refiner's encodes it
+        boolean forceZeros = text2 != null && (overrides.pipeline == null ? !refiner
+                : Json.boolOr(overrides.pipeline, FORCE_ZEROS, true));
         return new StableDiffusionModel(file.toString(), StableDiffusionModel.SINGLE_FILE, family,
-                new TextEncoderSpec(textConfig, text, pad), unetConfig, ckpt.unet(), vaeConfig, ckpt.vae(), scheduler,
-                text2, forceZeros);
+                text, unetConfig, ckpt.unet(), vaeConfig, ckpt.vae(), scheduler, text2, forceZeros);
     }
 
     /**
@@ -130,11 +137,10 @@ public final class ModelLoader {
             throw new JDiffusionException(dir + ": " + pipeline + " is not supported: only Stable Diffusion 1.x/2.x/XL pipelines (with a UNet) are");
         }
         boolean sdxl = Files.isDirectory(dir.resolve("text_encoder_2")) || componentNamed(modelIndex, "text_encoder_2");
-        if (sdxl && !Files.isDirectory(dir.resolve("text_encoder"))) {
-            // the refiner conditions on the second encoder alone, plus an aesthetic score
-            throw new JDiffusionException(dir + ": Stable Diffusion XL refiner models are not supported yet (" + pipeline + ")");
-        }
-        String[] components = sdxl ? new String[]{"unet", "vae", "text_encoder", "text_encoder_2"} : new String[]{"unet", "vae", "text_encoder"};
+        // the SDXL refiner conditions on the second encoder alone (text_encoder and tokenizer are [null, null])
+        boolean refiner = sdxl && !Files.isDirectory(dir.resolve("text_encoder")) && !componentNamed(modelIndex, "text_encoder");
+        String[] components = refiner ? new String[]{"unet", "vae", "text_encoder_2"}
+                : sdxl ? new String[]{"unet", "vae", "text_encoder", "text_encoder_2"} : new String[]{"unet", "vae", "text_encoder"};
         for (String component : components) {
             if (!Files.isDirectory(dir.resolve(component))) {
                 throw new JDiffusionException(dir + ": missing component folder '" + component + "'");
@@ -145,7 +151,7 @@ public final class ModelLoader {
         VaeConfig vaeConfig = VaeConfig.fromDiffusers(overrides.vae != null ? overrides.vae : Json.read(dir.resolve("vae/config.json")));
         SchedulerConfig scheduler = SchedulerConfig.fromJson(overrides.scheduler != null ? overrides.scheduler
                 : Json.read(dir.resolve("scheduler/scheduler_config.json")));
-        ClipTextConfig textConfig = ClipTextConfig.fromTransformers(overrides.text != null ? overrides.text
+        ClipTextConfig textConfig = refiner ? null : ClipTextConfig.fromTransformers(overrides.text != null ? overrides.text
                 : Json.read(dir.resolve("text_encoder/config.json")));
         // OpenAI CLIP (SD 1.x, and SDXL's first encoder) uses quick_gelu; OpenCLIP (SD 2.x) plain gelu
         ModelFamily family = sdxl ? ModelFamily.SDXL : textConfig.hiddenAct().equals("gelu") ? ModelFamily.SD2 : ModelFamily.SD1;
@@ -156,7 +162,8 @@ public final class ModelLoader {
         Weights vae = withCurrentVaeAttentionNames(readable(vaeFile, RequiredTensors.vae(vaeConfig)));
         RequiredTensors.checkUNet(unet, unetConfig);
         RequiredTensors.checkVae(vae, vaeConfig);
-        TextEncoderSpec text = folderTextEncoder(dir, "text_encoder", textConfig, "tokenizer", overrides.tokenizer, defaultPad(family));
+        TextEncoderSpec text = refiner ? null
+                : folderTextEncoder(dir, "text_encoder", textConfig, "tokenizer", overrides.tokenizer, defaultPad(family));
 
         TextEncoderSpec text2 = null;
         if (sdxl) {

@@ -23,10 +23,11 @@ import java.util.regex.Pattern;
  * file into its networks under their internal names.
  *
  * @param family  SD1 (OpenAI CLIP text encoder, transformers naming), SD2 (OpenCLIP text encoder) or SDXL
- *                (both: {@code conditioner.embedders.0} CLIP ViT-L, {@code conditioner.embedders.1} OpenCLIP ViT-bigG)
+ *                (base: {@code conditioner.embedders.0} CLIP ViT-L, {@code conditioner.embedders.1} OpenCLIP ViT-bigG;
+ *                refiner: {@code conditioner.embedders.0} OpenCLIP ViT-bigG alone)
  * @param unet    diffusers UNet names
  * @param vae     diffusers AutoencoderKL names
- * @param text    transformers CLIPTextModel names, every layer the file holds
+ * @param text    transformers CLIPTextModel names, every layer the file holds; null for the SDXL refiner
  * @param text2   SDXL's second text encoder in transformers CLIPTextModelWithProjection names; null otherwise
  */
 record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weights text, Weights text2) {
@@ -38,14 +39,14 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
     static final String SDXL_CONDITIONER = "conditioner.";
     static final String SDXL_TEXT = "conditioner.embedders.0.transformer.";
     static final String SDXL_TEXT_2 = "conditioner.embedders.1.model.";
+    /** The SDXL refiner's one text encoder, OpenCLIP ViT-bigG (the base's second), is its first embedder. */
+    static final String SDXL_REFINER_TEXT = "conditioner.embedders.0.model.";
 
     /** Families we recognise but do not run yet, by a tensor name prefix their files have. */
     private record Unsupported(Predicate<String> marker, String what) {
     }
 
     private static final List<Unsupported> UNSUPPORTED = List.of(
-            // the refiner conditions on OpenCLIP bigG alone (its embedders.0) and an aesthetic score
-            new Unsupported(n -> n.startsWith("conditioner.embedders.0.model."), "Stable Diffusion XL refiner checkpoints are not supported yet"),
             new Unsupported(n -> n.startsWith("joint_blocks.") || n.startsWith(UNET + "joint_blocks."),
                     "Stable Diffusion 3.x checkpoints are not supported"),
             new Unsupported(n -> n.startsWith("double_blocks.") || n.startsWith(UNET + "double_blocks."), "Flux checkpoints are not supported"),
@@ -99,6 +100,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
 
     /** SDXL base (sgm layout): two text encoders in the conditioner, the UNet with its added embedding. */
     private static SingleFileCheckpoint readSdxl(Path file, TensorFile st, Set<String> names) {
+        if (hasPrefix(names, SDXL_REFINER_TEXT)) return readSdxlRefiner(file, st, names);
         for (String prefix : new String[]{SDXL_TEXT, SDXL_TEXT_2}) {
             if (!hasPrefix(names, prefix)) {
                 throw new JDiffusionException(file + ": Stable Diffusion XL checkpoint without the text encoder " + prefix
@@ -117,6 +119,20 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
         Weights text = convert(st, family, "text encoder", SDXL_TEXT, ClipTextNames.TRANSFORMERS::map);
         Weights text2 = convert(st, family, "second text encoder", SDXL_TEXT_2, ClipTextNames.OPEN_CLIP_WITH_PROJECTION::map);
         return new SingleFileCheckpoint(family, unet, vae, text, text2);
+    }
+
+    /** SDXL refiner (sgm layout): OpenCLIP ViT-bigG with its projection as the only text encoder. */
+    private static SingleFileCheckpoint readSdxlRefiner(Path file, TensorFile st, Set<String> names) {
+        requireVae(file, names);
+        for (String n : names) {
+            boolean otherText = n.startsWith("cond_stage_model.") || n.startsWith(SDXL_CONDITIONER) && !n.startsWith(SDXL_REFINER_TEXT);
+            if (otherText) throw new JDiffusionException(file + ": unrecognised text encoder tensor '" + n + "' in a Stable Diffusion XL refiner");
+        }
+        ModelFamily family = ModelFamily.SDXL;
+        Weights unet = convert(st, family, "UNet", UNET, new LdmUNetNames(relative(names, UNET), true)::map);
+        Weights vae = convert(st, family, "VAE", VAE, new LdmVaeNames(relative(names, VAE))::map);
+        Weights text2 = convert(st, family, "refiner text encoder", SDXL_REFINER_TEXT, ClipTextNames.OPEN_CLIP_WITH_PROJECTION::map);
+        return new SingleFileCheckpoint(family, unet, vae, null, text2);
     }
 
     private static void requireVae(Path file, Set<String> names) {
@@ -174,6 +190,7 @@ record SingleFileCheckpoint(ModelFamily family, Weights unet, Weights vae, Weigh
 
     /** The text weights without the layers the model does not run (SD 2.x files hold one more). */
     Weights textLayersBelow(int layers) {
+        if (text == null) return null;
         Map<String, Weight> kept = new TreeMap<>();
         for (String n : text.names()) {
             Matcher m = LAYER.matcher(n);

@@ -15,6 +15,7 @@ import java.util.Set;
  * @param layout     {@link #DIFFUSERS_FOLDER} or {@link #SINGLE_FILE}, for {@code jdiffusion info}
  * @param scheduler  the model's scheduler config (or the family's published one for single files);
  *                   its prediction_type says epsilon or v_prediction
+ * @param textEncoder  the (first) text encoder; null for the SDXL refiner, which has only the second
  * @param textEncoder2 SDXL's second text encoder (OpenCLIP ViT-bigG with its projection), null for SD 1.x / 2.x;
  *                   {@code textEncoder} is then SDXL's first (CLIP ViT-L)
  * @param forceZerosForEmptyPrompt SDXL: an empty negative prompt conditions on zeros rather than on the
@@ -40,6 +41,14 @@ public record StableDiffusionModel(
     public StableDiffusionModel(String source, String layout, ModelFamily family, TextEncoderSpec textEncoder,
                                 UNetConfig unetConfig, Weights unet, VaeConfig vaeConfig, Weights vae, SchedulerConfig scheduler) {
         this(source, layout, family, textEncoder, unetConfig, unet, vaeConfig, vae, scheduler, null, false);
+    }
+
+    /**
+     * Whether this is an SDXL refiner: OpenCLIP ViT-bigG alone conditions it, and its UNet's time ids end with an
+     * aesthetic score instead of the target size.
+     */
+    public boolean isSdxlRefiner() {
+        return textEncoder == null && textEncoder2 != null;
     }
 
     /** What the UNet predicts, as diffusers names it: the scheduler config's prediction_type. */

@@ -59,9 +59,14 @@ final class Generation {
             }
             UNet.AddedConditioning addedCond = null, addedUncond = null;
             if (model.sdxl() != null) {
-                Tensor timeIds = repeat(request.sizeConditioningOrDefault().timeIds(), batch);
+                SizeConditioning size = request.sizeConditioningOrDefault();
+                // the refiner's time ids end with an aesthetic score: high for the prompt, low for the negative prompt
+                AestheticScores scores = request.aestheticScoresOrDefault();
+                boolean aesthetic = model.sdxl().aestheticScore();
+                Tensor timeIds = repeat(aesthetic ? size.refinerTimeIds(scores.positive()) : size.timeIds(), batch);
+                Tensor uncondTimeIds = aesthetic ? repeat(size.refinerTimeIds(scores.negative()), batch) : timeIds;
                 addedCond = new UNet.AddedConditioning(repeat(cond.pooled(), batch), timeIds);
-                if (guided) addedUncond = new UNet.AddedConditioning(repeat(uncond.pooled(), batch), timeIds);
+                if (guided) addedUncond = new UNet.AddedConditioning(repeat(uncond.pooled(), batch), uncondTimeIds);
             }
             return new Conditioning(repeat(cond.context(), batch), guided ? repeat(uncond.context(), batch) : null,
                     addedCond, addedUncond, request.cfgScale());
@@ -146,9 +151,18 @@ final class Generation {
      */
     static List<GeneratedImage> images(LoadedModel model, Txt2ImgRequest request, Txt2ImgRequest described, Tensor latents,
                                        Map<String, String> extraParameters, UnaryOperator<byte[]> finish) {
+        return images(model, model, request, described, latents, extraParameters, finish);
+    }
+
+    /**
+     * As {@link #images(LoadedModel, Txt2ImgRequest, Txt2ImgRequest, Tensor, Map, UnaryOperator)}, the latents decoded
+     * by {@code decoder}'s VAE (the SDXL refiner's, when it finished them) while the infotext names {@code model}.
+     */
+    static List<GeneratedImage> images(LoadedModel model, LoadedModel decoder, Txt2ImgRequest request, Txt2ImgRequest described,
+                                       Tensor latents, Map<String, String> extraParameters, UnaryOperator<byte[]> finish) {
         int w = request.width(), h = request.height();
-        OutputWatermark mark = OutputWatermark.choose(request.watermark(), model.model().family(), w, h);
-        byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(model.decode(latents)));
+        OutputWatermark mark = OutputWatermark.choose(request.watermark(), decoder.model().family(), w, h);
+        byte[][] rgb = LoadedModel.toRgb8(mark.onDecoded(decoder.decode(latents)));
         Map<String, String> extra = new LinkedHashMap<>(extraParameters);
         if (mark.message() != null) extra.put(OutputWatermark.INFOTEXT_KEY, mark.message().name());
         Infotext base = Infotext.forTxt2Img(described, request.seed(), model.modelHash(), Infotext.modelName(request.model()));

@@ -20,17 +20,22 @@ import io.jdiffusion.tensor.Tensor;
  * embedding, which the UNet's added embedding takes together with the size/crop time ids
  * ({@link SizeConditioning}).
  *
+ * <p>The SDXL refiner has only the second encoder: its penultimate states alone are the context (1280 wide)
+ * and its pooled embedding goes with time ids that end with an aesthetic score instead of the target size
+ * ({@link #aestheticScore()}, {@link SizeConditioning#refinerTimeIds(double)}), as diffusers'
+ * StableDiffusionXLImg2ImgPipeline with requires_aesthetics_score.
+ *
  * <p>A1111's "clip skip" does not apply: SDXL always reads the penultimate layers (A1111 does the same
  * unless told otherwise). Holds no per-job state; safe for concurrent calls.
  */
 public final class SdxlConditioning {
-    private final PromptEncoder first, second;
+    private final PromptEncoder first, second; // first: null for the refiner
     private final boolean forceZerosForEmptyPrompt;
 
     /** @param model a model with two text encoders ({@link StableDiffusionModel#textEncoder2()} not null) */
     public SdxlConditioning(StableDiffusionModel model) {
         if (model.textEncoder2() == null) throw new IllegalArgumentException(model.source() + " has one text encoder, not SDXL's two");
-        this.first = PromptEncoder.of(model.textEncoder(), Embedding.SDXL_FIRST, model.source());
+        this.first = model.textEncoder() == null ? null : PromptEncoder.of(model.textEncoder(), Embedding.SDXL_FIRST, model.source());
         this.second = PromptEncoder.of(model.textEncoder2(), Embedding.SDXL_SECOND, model.source());
         this.forceZerosForEmptyPrompt = model.forceZerosForEmptyPrompt();
         checkFitsUNet(model);
@@ -38,24 +43,38 @@ public final class SdxlConditioning {
 
     /** The encoders' outputs must be what the UNet was built for; a mismatch is a broken model, said at load. */
     private void checkFitsUNet(StableDiffusionModel model) {
-        ClipTextEncoder a = first.encoder(), b = second.encoder();
-        if (a.maxLength() != b.maxLength()) {
-            throw new JDiffusionException(model.source() + ": the text encoders take " + a.maxLength() + " and "
+        ClipTextEncoder b = second.encoder();
+        if (first != null && first.encoder().maxLength() != b.maxLength()) {
+            throw new JDiffusionException(model.source() + ": the text encoders take " + first.encoder().maxLength() + " and "
                     + b.maxLength() + " tokens; SDXL joins their states token by token");
         }
         UNetConfig unet = model.unetConfig();
-        int context = a.hiddenSize() + b.hiddenSize();
+        int context = contextWidth();
         if (context != unet.crossAttentionDim()) {
-            throw new JDiffusionException(model.source() + ": the text encoders give " + a.hiddenSize() + " + "
-                    + b.hiddenSize() + " = " + context + " channels, the UNet's cross-attention takes " + unet.crossAttentionDim());
+            String widths = first == null ? "the text encoder gives " + context + " channels"
+                    : "the text encoders give " + first.encoder().hiddenSize() + " + " + b.hiddenSize() + " = " + context + " channels";
+            throw new JDiffusionException(model.source() + ": " + widths + ", the UNet's cross-attention takes " + unet.crossAttentionDim());
         }
         int pooled = b.config().projectionDim();
-        int ids = SizeConditioning.TIME_IDS;
+        int ids = aestheticScore() ? SizeConditioning.REFINER_TIME_IDS : SizeConditioning.TIME_IDS;
         if (!"text_time".equals(unet.addEmbedType()) || pooled + ids * unet.additionTimeEmbedDim() != unet.projectionClassEmbeddingsInputDim()) {
             throw new JDiffusionException(model.source() + ": the UNet's added embedding takes " + unet.projectionClassEmbeddingsInputDim()
                     + " inputs, not a " + pooled + "-wide pooled text embedding and " + ids + " time ids of "
                     + unet.additionTimeEmbedDim() + " features");
         }
+    }
+
+    /** The context's channels: both encoders' hidden widths, or the refiner's one. */
+    private int contextWidth() {
+        return (first == null ? 0 : first.encoder().hiddenSize()) + second.encoder().hiddenSize();
+    }
+
+    /**
+     * Whether the UNet's time ids end with an aesthetic score (the refiner: {@link SizeConditioning#refinerTimeIds(double)})
+     * rather than the target size ({@link SizeConditioning#timeIds()}).
+     */
+    public boolean aestheticScore() {
+        return first == null;
     }
 
     /** A plain prompt (no embeddings) through both encoders. */
@@ -68,14 +87,15 @@ public final class SdxlConditioning {
      * joined channel by channel) and pooled [1, projection] (the second encoder's, first chunk).
      */
     public PromptEmbedding encode(String prompt, Embeddings embeddings) {
-        PromptEmbedding a = first.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
         PromptEmbedding b = second.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        if (first == null) return b;
+        PromptEmbedding a = first.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
         return new PromptEmbedding(concatChannels(a.context(), b.context()), b.pooled());
     }
 
     /** Whether the embedding has vectors for both text encoders, of their widths. */
     boolean fits(Embedding e) {
-        return first.fits(e) && second.fits(e);
+        return (first == null || first.fits(e)) && second.fits(e);
     }
 
     /** {@link #encodeNegative(String, Embeddings)} without embeddings. */
@@ -89,8 +109,8 @@ public final class SdxlConditioning {
      */
     public PromptEmbedding encodeNegative(String negativePrompt, Embeddings embeddings) {
         if (negativePrompt.isEmpty() && forceZerosForEmptyPrompt) {
-            ClipTextEncoder a = first.encoder(), b = second.encoder();
-            return new PromptEmbedding(Tensor.zeros(1, a.maxLength(), a.hiddenSize() + b.hiddenSize()),
+            ClipTextEncoder b = second.encoder();
+            return new PromptEmbedding(Tensor.zeros(1, b.maxLength(), contextWidth()),
                     Tensor.zeros(1, b.config().projectionDim()));
         }
         return encode(negativePrompt, embeddings);

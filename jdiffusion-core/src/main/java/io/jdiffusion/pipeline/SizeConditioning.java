@@ -18,6 +18,9 @@ public record SizeConditioning(int originalWidth, int originalHeight, int cropLe
     /** How many numbers the UNet receives: two sizes and a crop, two numbers each. */
     public static final int TIME_IDS = 6;
 
+    /** How many the SDXL refiner's UNet receives: the original size, the crop and an aesthetic score. */
+    public static final int REFINER_TIME_IDS = 5;
+
     /** Largest value accepted for a size or crop offset: far beyond any training image, small enough to be a typo guard. */
     public static final int MAX_VALUE = 16384;
 
@@ -45,5 +48,13 @@ public record SizeConditioning(int originalWidth, int originalHeight, int cropLe
     /** The UNet's time ids for one image, [1, 6], height before width as the model was trained. */
     public Tensor timeIds() {
         return new Tensor(new float[]{originalHeight, originalWidth, cropTop, cropLeft, targetHeight, targetWidth}, 1, TIME_IDS);
+    }
+
+    /**
+     * The SDXL refiner's time ids for one image, [1, 5]: the original size and the crop as above, then the
+     * aesthetic score the image should have (the target size is not among them).
+     */
+    public Tensor refinerTimeIds(double aestheticScore) {
+        return new Tensor(new float[]{originalHeight, originalWidth, cropTop, cropLeft, (float) aestheticScore}, 1, REFINER_TIME_IDS);
     }
 }

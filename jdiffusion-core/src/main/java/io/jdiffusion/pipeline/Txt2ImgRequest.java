@@ -23,6 +23,8 @@ import java.util.List;
  * @param sizeConditioning SDXL's original size / crop / target size, or null for the defaults (the image's
  *                       size, no crop); other models ignore it
  * @param embeddings     textual-inversion embeddings the prompts may use (empty for none)
+ * @param aestheticScores the SDXL refiner's aesthetic scores, or null for the defaults (6.0 and 2.5); other
+ *                       models ignore them
  */
 public record Txt2ImgRequest(
         Path model,
@@ -40,7 +42,8 @@ public record Txt2ImgRequest(
         String predictionType,
         boolean watermark,
         SizeConditioning sizeConditioning,
-        List<EmbeddingFile> embeddings) {
+        List<EmbeddingFile> embeddings,
+        AestheticScores aestheticScores) {
 
     public static final int MIN_SIZE = 8;
     public static final int MAX_SIZE = 4096;
@@ -51,12 +54,20 @@ public record Txt2ImgRequest(
         embeddings = embeddings == null ? List.of() : List.copyOf(embeddings);
     }
 
+    /** A request with the default aesthetic scores (they only matter to the SDXL refiner). */
+    public Txt2ImgRequest(Path model, Path configDir, String prompt, String negativePrompt, String sampler, int steps,
+                          double cfgScale, long seed, int width, int height, int batchSize, int clipSkip,
+                          String predictionType, boolean watermark, SizeConditioning sizeConditioning, List<EmbeddingFile> embeddings) {
+        this(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed, width, height, batchSize, clipSkip,
+                predictionType, watermark, sizeConditioning, embeddings, null);
+    }
+
     /** A request with the default SDXL size conditioning and no textual-inversion embeddings. */
     public Txt2ImgRequest(Path model, Path configDir, String prompt, String negativePrompt, String sampler, int steps,
                           double cfgScale, long seed, int width, int height, int batchSize, int clipSkip,
                           String predictionType, boolean watermark) {
         this(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed, width, height, batchSize, clipSkip,
-                predictionType, watermark, null, List.of());
+                predictionType, watermark, null, List.of(), null);
     }
 
     /** The SDXL size conditioning to use: the one asked for, or the defaults for this image size. */
@@ -64,10 +75,15 @@ public record Txt2ImgRequest(
         return sizeConditioning != null ? sizeConditioning : SizeConditioning.forImage(width, height);
     }
 
+    /** The SDXL refiner's aesthetic scores: the ones asked for, or the defaults. */
+    public AestheticScores aestheticScoresOrDefault() {
+        return aestheticScores != null ? aestheticScores : AestheticScores.DEFAULT;
+    }
+
     /** The same job at another image size (an explicit size conditioning stays as it is). */
     public Txt2ImgRequest withSize(int newWidth, int newHeight) {
         return new Txt2ImgRequest(model, configDir, prompt, negativePrompt, sampler, steps, cfgScale, seed,
-                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark, sizeConditioning, embeddings);
+                newWidth, newHeight, batchSize, clipSkip, predictionType, watermark, sizeConditioning, embeddings, aestheticScores);
     }
 
     /** Throws a one-line {@link JDiffusionException} naming the flag of the first bad value. */
@@ -94,6 +110,7 @@ public record Txt2ImgRequest(
             throw new JDiffusionException("--prediction-type: '" + predictionType + "' is not one of epsilon, v_prediction");
         }
         if (sizeConditioning != null) sizeConditioning.validate();
+        if (aestheticScores != null) aestheticScores.validate();
         return this;
     }
 

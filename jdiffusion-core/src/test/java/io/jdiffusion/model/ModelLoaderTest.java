@@ -109,13 +109,24 @@ class ModelLoaderTest {
     }
 
     @Test
-    void sdxlRefinerFolderIsRefused() throws IOException {
+    void sdxlFolderWithoutTheFirstTextEncoderLoadsAsARefiner() throws IOException {
         Path folder = dir.resolve("refiner");
         copyFolder(Fixtures.require("tiny-sdxl"), folder);
         deleteFolder(folder.resolve("text_encoder"));
         deleteFolder(folder.resolve("tokenizer"));
+        // while the index still names the first encoder, its folder is missing
         assertThatThrownBy(() -> ModelLoader.load(folder)).isInstanceOf(JDiffusionException.class)
-                .hasMessageStartingWith(folder + ": Stable Diffusion XL refiner models are not supported yet");
+                .hasMessage(folder + ": missing component folder 'text_encoder'");
+        // the refiner's index: no first encoder or tokenizer
+        Path index = folder.resolve("model_index.json");
+        Files.writeString(index, Files.readString(index)
+                .replaceAll("\"text_encoder\": \\[[^]]*]", "\"text_encoder\": [null, null]")
+                .replaceAll("\"tokenizer\": \\[[^]]*]", "\"tokenizer\": [null, null]"));
+        StableDiffusionModel m = ModelLoader.load(folder);
+        assertThat(m.family()).isEqualTo(ModelFamily.SDXL);
+        assertThat(m.isSdxlRefiner()).isTrue();
+        assertThat(m.textEncoder()).isNull();
+        assertThat(m.textEncoder2().config().projectionDim()).isPositive();
     }
 
     @Test
@@ -374,7 +385,6 @@ class ModelLoaderTest {
 
     @ParameterizedTest(name = "{1}")
     @CsvSource(delimiter = '|', value = {
-            "conditioner.embedders.0.model.transformer.resblocks.0.ln_1.weight             | Stable Diffusion XL refiner",
             "model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight                   | Stable Diffusion 3",
             "double_blocks.0.img_attn.norm.key_norm.scale                                   | Flux",
             "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight                  | LoRA",

@@ -28,6 +28,26 @@ public final class SdxlOriginalLayout {
     }
 
     public static void write(Path diffusersDir, Path file) {
+        Map<String, Weight> out = unetAndVae(diffusersDir);
+        each(diffusersDir.resolve("text_encoder/model.safetensors"),
+                (name, w) -> put(out, "conditioner.embedders.0.transformer." + name, w));
+        Map<String, Weight> text2 = SafeTensors.open(diffusersDir.resolve("text_encoder_2/model.safetensors")).tensors();
+        openClip(out, "conditioner.embedders.1.model.", text2);
+        SafeTensorsWriter.write(file, out);
+    }
+
+    /**
+     * Writes an SDXL refiner folder (no text_encoder/) as sd_xl_refiner_1.0.safetensors is laid out: its one text
+     * encoder, OpenCLIP ViT-bigG, is the conditioner's first embedder, {@code conditioner.embedders.0.model.}.
+     */
+    public static void writeRefiner(Path diffusersDir, Path file) {
+        Map<String, Weight> out = unetAndVae(diffusersDir);
+        Map<String, Weight> text2 = SafeTensors.open(diffusersDir.resolve("text_encoder_2/model.safetensors")).tensors();
+        openClip(out, "conditioner.embedders.0.model.", text2);
+        SafeTensorsWriter.write(file, out);
+    }
+
+    private static Map<String, Weight> unetAndVae(Path diffusersDir) {
         Map<String, Weight> out = new LinkedHashMap<>();
         JsonNode unetConfig = Json.read(diffusersDir.resolve("unet/config.json"));
         int layers = unetConfig.get("layers_per_block").asInt();
@@ -35,11 +55,7 @@ public final class SdxlOriginalLayout {
         unet.forEach((name, w) -> put(out, "model.diffusion_model." + unetName(name, layers, unet.keySet()), w));
         int vaeLevels = Json.read(diffusersDir.resolve("vae/config.json")).get("block_out_channels").size();
         each(diffusersDir.resolve("vae/diffusion_pytorch_model.safetensors"), (name, w) -> vae(out, name, w, vaeLevels));
-        each(diffusersDir.resolve("text_encoder/model.safetensors"),
-                (name, w) -> put(out, "conditioner.embedders.0.transformer." + name, w));
-        Map<String, Weight> text2 = SafeTensors.open(diffusersDir.resolve("text_encoder_2/model.safetensors")).tensors();
-        openClip(out, "conditioner.embedders.1.model.", text2);
-        SafeTensorsWriter.write(file, out);
+        return out;
     }
 
     private interface Visitor {

@@ -37,7 +37,12 @@ public final class Loras {
             for (LoraFile.Module m : file.modules()) {
                 switch (m.network()) {
                     case UNET -> unet.add(new Patch(file, m, m.scale(spec.unetWeight())));
-                    case TEXT_ENCODER -> text.add(new Patch(file, m, m.scale(spec.textEncoderWeight())));
+                    case TEXT_ENCODER -> {
+                        if (model.textEncoder() == null) {
+                            throw mismatch(file, m, model.family(), "it adapts a first text encoder, which the SDXL refiner lacks");
+                        }
+                        text.add(new Patch(file, m, m.scale(spec.textEncoderWeight())));
+                    }
                     case TEXT_ENCODER_2 -> {
                         if (model.textEncoder2() == null) {
                             throw mismatch(file, m, model.family(), "it adapts a second text encoder, which only SDXL has");
