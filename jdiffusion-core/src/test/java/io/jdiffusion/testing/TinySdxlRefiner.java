@@ -20,7 +20,7 @@ public final class TinySdxlRefiner {
 
     /** The generated fixture folder: cases.json, reference images and latents, the committed model parts. */
     public static Path fixture() {
-        return Fixtures.generated("tiny-sdxl-refiner");
+        return Generated.require("tiny-sdxl-refiner");
     }
 
     /** The case of this name in the fixture's cases.json. */
