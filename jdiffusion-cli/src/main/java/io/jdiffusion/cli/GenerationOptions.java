@@ -317,15 +317,9 @@ final class GenerationOptions {
             if (!Files.isRegularFile(spec.file())) throw new JDiffusionException("--lora: " + spec.file() + ": no such file");
             specs.add(spec);
         }
-        for (ExtraNetworks.LoraTag tag : tags.loras()) {
-            if (models == null) throw new JDiffusionException("prompt: <lora:" + tag.name() + ":...> needs --models-dir to find the LoRA");
-            specs.add(new LoraSpec(models.find(ModelsDir.Kind.LORA, tag.name()), tag.textEncoderWeight(), tag.unetWeight()));
-        }
-        List<ModelAddons.HypernetworkSpec> hypernetworks = new ArrayList<>();
-        for (ExtraNetworks.HypernetTag tag : tags.hypernets()) {
-            if (models == null) throw new JDiffusionException("prompt: <hypernet:" + tag.name() + ":...> needs --models-dir to find the hypernetwork");
-            hypernetworks.add(new ModelAddons.HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
-        }
+        ModelAddons tagged = ModelAddons.fromTags(tags, models);
+        specs.addAll(tagged.loras());
+        List<ModelAddons.HypernetworkSpec> hypernetworks = tagged.hypernetworks();
         Path vaePath = vae;
         if (vaePath != null && isTaesdWord(vaePath)) return new ModelAddons(specs, vaePath, hypernetworks); // resolved after the model
         if (vaePath != null && models != null && !Files.exists(vaePath)) vaePath = models.find(ModelsDir.Kind.VAE, vaePath.toString());

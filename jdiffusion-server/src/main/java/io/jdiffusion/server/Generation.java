@@ -9,6 +9,8 @@ import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
+import io.jdiffusion.model.addon.ExtraNetworks;
+import io.jdiffusion.model.addon.ModelAddons;
 import io.jdiffusion.pipeline.GeneratedImage;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.LoadedModel;
@@ -48,10 +50,12 @@ final class Generation {
     static Result run(ModelCatalog catalog, GenerationParams p, boolean watermark, BatchRunner runner,
                       Double denoisingStrength, JobQueue.Progress progress) {
         ModelCatalog.Entry entry = p.model() != null ? p.model() : catalog.current();
+        ModelAddons addons = promptAddons(catalog, p.prompt());
         LoadedModel model;
         try {
-            model = catalog.use(entry);
+            model = catalog.use(entry, addons);
         } catch (JDiffusionException e) {
+            if (!addons.isEmpty()) throw ApiException.invalid("prompt", "cannot put its LoRAs/hypernetworks on " + entry.title() + ": " + e.getMessage());
             throw new ApiException(ApiException.UNPROCESSABLE, "sd_model_checkpoint",
                     "cannot load " + entry.title() + ": " + e.getMessage());
         }
@@ -68,6 +72,20 @@ final class Generation {
         catalog.rememberHash(entry, model);
         return new Result(p, entry, model.modelHash(), images, seeds, progress.interrupted(), progress.timestamp,
                 denoisingStrength);
+    }
+
+    /**
+     * The LoRAs and hypernetworks the prompt's {@code <lora:NAME:W>} / {@code <hypernet:NAME:S>} tags name, as A1111
+     * applies them: found in the server's A1111 folder ({@code --models-dir}); a 422 on {@code prompt} when a tag is
+     * malformed, names nothing there, or there is no such folder.
+     */
+    static ModelAddons promptAddons(ModelCatalog catalog, String prompt) {
+        try {
+            return ModelAddons.fromTags(ExtraNetworks.extract(prompt), catalog.a1111());
+        } catch (JDiffusionException e) {
+            String message = e.getMessage() == null ? "" : e.getMessage();
+            throw ApiException.invalid("prompt", message.startsWith("prompt: ") ? message.substring("prompt: ".length()) : message);
+        }
     }
 
     /** A PNG carrying the image's infotext in its {@code parameters} chunk, as the CLI writes it. */

@@ -2,6 +2,8 @@ package io.jdiffusion.server;
 
 import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.model.ModelLoader;
+import io.jdiffusion.model.addon.ModelAddons;
+import io.jdiffusion.model.addon.ModelsDir;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.LoadedModel;
 
@@ -42,9 +44,26 @@ final class ModelCatalog {
 
     private volatile Entry current;
     private LoadedModel loaded; // only touched by the generation thread
+    private ModelAddons loadedAddons = ModelAddons.NONE; // what the prompt's tags put on the loaded model
+    private final ModelsDir a1111; // --models-dir when it is an A1111 folder: where prompt tags find LoRAs; else null
 
-    private ModelCatalog(List<Entry> entries) {
+    private ModelCatalog(List<Entry> entries, ModelsDir a1111) {
         this.entries = List.copyOf(entries);
+        this.a1111 = a1111;
+    }
+
+    /** The A1111 folder of {@code --models-dir}, whose LoRAs and hypernetworks prompt tags name; null without one. */
+    ModelsDir a1111() {
+        return a1111;
+    }
+
+    /** {@code dir} as an A1111 folder (its root or its models/), or null when it is a plain folder of checkpoints. */
+    private static ModelsDir a1111Folder(Path dir) {
+        try {
+            return ModelsDir.open(dir);
+        } catch (JDiffusionException notA1111) {
+            return null;
+        }
     }
 
     /**
@@ -53,7 +72,13 @@ final class ModelCatalog {
      */
     static ModelCatalog create(Path modelsDir, String model) {
         List<Entry> entries = new ArrayList<>();
-        if (modelsDir != null) entries.addAll(scan(modelsDir));
+        ModelsDir a1111 = modelsDir == null ? null : a1111Folder(modelsDir);
+        if (a1111 != null) {
+            // A1111's checkpoints live in models/Stable-diffusion, titled relative to it; its LoRAs and VAEs are not models
+            for (Path folder : a1111.folders(ModelsDir.Kind.CHECKPOINT)) if (Files.isDirectory(folder)) entries.addAll(scan(folder));
+        } else if (modelsDir != null) {
+            entries.addAll(scan(modelsDir));
+        }
         Entry initial = null;
         if (model != null) {
             initial = find(entries, model);
@@ -75,7 +100,7 @@ final class ModelCatalog {
             throw new JDiffusionException(modelsDir == null ? "--model: no model given (use --model or --models-dir)"
                     : "--models-dir: " + modelsDir + " holds no .safetensors checkpoint or diffusers folder");
         }
-        ModelCatalog catalog = new ModelCatalog(entries);
+        ModelCatalog catalog = new ModelCatalog(entries, a1111);
         catalog.current = initial != null ? initial : entries.getFirst();
         return catalog;
     }
@@ -162,16 +187,27 @@ final class ModelCatalog {
      * loaded, the old one is loaded again and the error is passed on. Generation thread only.
      */
     LoadedModel use(Entry e) {
-        if (loaded != null && e.equals(current)) return loaded;
+        return use(e, ModelAddons.NONE);
+    }
+
+    /**
+     * {@link #use(Entry)} with the LoRAs and hypernetworks of a prompt's tags on it. The model with add-ons is kept
+     * until a job asks for other ones, so a run of jobs with the same tags merges them once. If it cannot be made,
+     * the plain model is loaded again and the error is passed on. Generation thread only.
+     */
+    LoadedModel use(Entry e, ModelAddons addons) {
+        if (loaded != null && e.equals(current) && addons.equals(loadedAddons)) return loaded;
         Entry previous = current;
         loaded = null;
+        loadedAddons = ModelAddons.NONE;
         try {
-            loaded = new LoadedModel(ModelLoader.load(e.path, null));
+            loaded = load(e, addons);
+            loadedAddons = addons;
             current = e;
         } catch (RuntimeException | OutOfMemoryError failure) {
-            if (previous != null && !previous.equals(e)) {
+            if (previous != null) {
                 try {
-                    loaded = new LoadedModel(ModelLoader.load(previous.path, null));
+                    loaded = load(previous, ModelAddons.NONE);
                 } catch (RuntimeException ignored) {
                     // the previous model loaded before; if it no longer does, the next request reports it
                 }
@@ -179,6 +215,10 @@ final class ModelCatalog {
             throw failure;
         }
         return loaded;
+    }
+
+    private static LoadedModel load(Entry e, ModelAddons addons) {
+        return new LoadedModel(addons.apply(ModelLoader.load(e.path, null)), addons.attentionInputs(), addons.taesd());
     }
 
     /** Remembers the hash a finished job computed for the loaded model. Generation thread only. */

@@ -6,7 +6,10 @@ import io.jdiffusion.model.VaeLoader;
 import io.jdiffusion.model.vae.Taesd;
 import io.jdiffusion.model.unet.AttentionInputs;
 
+import io.jdiffusion.JDiffusionException;
+
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -33,6 +36,24 @@ public record ModelAddons(List<LoraSpec> loras, Path vae, List<HypernetworkSpec>
 
     public ModelAddons(List<LoraSpec> loras, Path vae) {
         this(loras, vae, List.of());
+    }
+
+    /**
+     * The LoRAs and hypernetworks a prompt's {@code <lora:NAME:...>} and {@code <hypernet:NAME:...>} tags name,
+     * found by name in the A1111 folder {@code models} (null when there is none: then a tag is an error naming it).
+     */
+    public static ModelAddons fromTags(ExtraNetworks tags, ModelsDir models) {
+        List<LoraSpec> loras = new ArrayList<>();
+        for (ExtraNetworks.LoraTag tag : tags.loras()) {
+            if (models == null) throw new JDiffusionException("prompt: <lora:" + tag.name() + ":...> needs --models-dir to find the LoRA");
+            loras.add(new LoraSpec(models.find(ModelsDir.Kind.LORA, tag.name()), tag.textEncoderWeight(), tag.unetWeight()));
+        }
+        List<HypernetworkSpec> hypernetworks = new ArrayList<>();
+        for (ExtraNetworks.HypernetTag tag : tags.hypernets()) {
+            if (models == null) throw new JDiffusionException("prompt: <hypernet:" + tag.name() + ":...> needs --models-dir to find the hypernetwork");
+            hypernetworks.add(new HypernetworkSpec(models.find(ModelsDir.Kind.HYPERNETWORK, tag.name()), tag.strength()));
+        }
+        return new ModelAddons(loras, null, hypernetworks);
     }
 
     public boolean isEmpty() {
