@@ -67,7 +67,7 @@ final class Txt2ImgCommand implements Callable<Integer> {
             description = "With --refiner: the fraction of the schedule the model runs before the refiner takes over, in (0, 1) (default: 0.8).")
     Double refinerSwitchAt;
 
-    static final double DEFAULT_REFINER_SWITCH_AT = 0.8;
+    static final double DEFAULT_REFINER_SWITCH_AT = Refiner.DEFAULT_SWITCH_AT;
 
     /** What turns a request into images: {@link Txt2Img#run}, or a stand-in in tests. */
     interface Pipeline {

@@ -34,6 +34,9 @@ import java.util.function.UnaryOperator;
  * timesteps agrees with this one except for fractional timesteps in the one-step band between the two rules.
  */
 public final class Refiner {
+    /** A1111's and diffusers' usual hand-over point: the refiner runs the last fifth of the schedule. */
+    public static final double DEFAULT_SWITCH_AT = 0.8;
+
     private Refiner() {
     }
 

@@ -45,6 +45,8 @@ final class ModelCatalog {
     private volatile Entry current;
     private LoadedModel loaded; // only touched by the generation thread
     private ModelAddons loadedAddons = ModelAddons.NONE; // what the prompt's tags put on the loaded model
+    private LoadedModel refinerLoaded; // the SDXL refiner of the last job that asked for one; generation thread only
+    private Entry refinerEntry;
     private final ModelsDir a1111; // --models-dir when it is an A1111 folder: where prompt tags find LoRAs; else null
 
     private ModelCatalog(List<Entry> entries, ModelsDir a1111) {
@@ -215,6 +217,19 @@ final class ModelCatalog {
             throw failure;
         }
         return loaded;
+    }
+
+    /**
+     * The loaded networks of a refiner model (A1111's {@code refiner_checkpoint}), kept beside the main model until
+     * another refiner is asked for. Generation thread only.
+     */
+    LoadedModel useRefiner(Entry e) {
+        if (refinerLoaded != null && e.equals(refinerEntry)) return refinerLoaded;
+        refinerLoaded = null;
+        refinerEntry = null;
+        refinerLoaded = load(e, ModelAddons.NONE);
+        refinerEntry = e;
+        return refinerLoaded;
     }
 
     private static LoadedModel load(Entry e, ModelAddons addons) {

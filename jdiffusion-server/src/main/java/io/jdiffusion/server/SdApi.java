@@ -9,6 +9,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.pipeline.Infotext;
 import io.jdiffusion.pipeline.HiresFix;
+import io.jdiffusion.pipeline.Refiner;
 import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.SamplerId;
@@ -53,10 +54,38 @@ final class SdApi {
                 throw CorePipelines.CoreErrors.toApi(e);
             }
         }
-        Generation.Result r = await(queue.submit(progress -> Generation.run(catalog, p, settings.watermark(),
-                (model, request, listener) -> Txt2Img.run(model, request, hires, listener),
+        ModelCatalog.Entry refiner = refiner(f);
+        double switchAt = f.number("refiner_switch_at", Refiner.DEFAULT_SWITCH_AT, 0, 1);
+        if (refiner != null && hires != null) {
+            throw ApiException.invalid("refiner_checkpoint", "a refiner together with enable_hr is not supported; send one of them");
+        }
+        Generation.BatchRunner runner = refiner == null
+                ? (model, request, listener) -> Txt2Img.run(model, request, hires, listener)
+                : (model, request, listener) -> {
+                    try {
+                        return Refiner.run(model, catalog.useRefiner(refiner), request, switchAt, listener);
+                    } catch (JDiffusionException e) {
+                        throw refinerError(e);
+                    }
+                };
+        Generation.Result r = await(queue.submit(progress -> Generation.run(catalog, p, settings.watermark(), runner,
                 hires == null ? null : hires.denoise(), progress)));
         send(ctx, Generation.response(json, r, echo(f, p, false)));
+    }
+
+    /** {@code refiner_checkpoint}: a model of the catalog, named as {@code sd_model_checkpoint} is; null for none ("" or "None"). */
+    private ModelCatalog.Entry refiner(RequestFields f) {
+        String name = f.string("refiner_checkpoint", null);
+        if (name == null || name.isBlank() || name.strip().equalsIgnoreCase("None")) return null;
+        return catalog.resolve("refiner_checkpoint", name);
+    }
+
+    /** The core's refiner errors name --refiner / --refiner-switch-at; the API names its fields. */
+    private static ApiException refinerError(JDiffusionException e) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        String field = message.startsWith("--refiner-switch-at") ? "refiner_switch_at" : "refiner_checkpoint";
+        int colon = message.indexOf(": ");
+        return ApiException.invalid(field, message.startsWith("--") && colon > 0 ? message.substring(colon + 2) : message);
     }
 
     void img2img(Context ctx) {

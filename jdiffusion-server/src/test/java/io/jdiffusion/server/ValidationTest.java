@@ -150,7 +150,7 @@ class ValidationTest {
     void noWrongValueMakesA5xx() {
         String[] fields = {"prompt", "negative_prompt", "seed", "subseed", "subseed_strength", "sampler_name",
                 "sampler_index", "scheduler", "batch_size", "n_iter", "steps", "cfg_scale", "width", "height",
-                "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "tiling", "restore_faces", "script_name", "alwayson_scripts", "send_images", "save_images",
+                "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y", "refiner_checkpoint", "refiner_switch_at", "tiling", "restore_faces", "script_name", "alwayson_scripts", "send_images", "save_images",
                 "styles", "eta", "init_images", "mask", "denoising_strength", "resize_mode", "mask_blur",
                 "inpainting_fill", "inpaint_full_res", "inpaint_full_res_padding", "inpainting_mask_invert",
                 "include_init_images", "jdiffusion_overlay", "left", "top", "right", "bottom", "overlap"};
