@@ -181,48 +181,57 @@ final class Attention {
             int query = firstQuery + g; // query index of lane 0
             // keys after lane 0's query are masked (causal); from key k0 + visible on they are
             int visible = causal ? Math.max(0, Math.min(kb, query + 1 - k0)) : kb;
-            FloatVector max0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), max1 = max0;
-            int kk = 0, s = sBase + g;
-            for (; kk + 1 < visible; kk += 2, s += 2 * nr) { // two chains, to hide the latency of max
-                max0 = max0.max(FloatVector.fromArray(S, sp, s));
-                max1 = max1.max(FloatVector.fromArray(S, sp, s + nr));
-            }
-            for (; kk < kb; kk++, s += nr) {
-                FloatVector x = FloatVector.fromArray(S, sp, s);
-                if (kk >= visible) {
-                    // lanes whose query comes before this key are masked out
-                    x = x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, k0 + kk - query));
-                    x.intoArray(sp, s);
-                }
-                max0 = max0.max(x);
-            }
+            int s = sBase + g;
+            if (visible < kb) maskCausal(sp, s + visible * nr, nr, kb - visible, k0 + visible - query);
             FloatVector oldMax = FloatVector.fromArray(S, max, col);
-            FloatVector newMax = oldMax.max(max0.max(max1));
+            FloatVector newMax = oldMax.max(columnMax(sp, s, nr, kb));
             // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
             FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
             FloatVector alpha = VectorMath.exp(oldMax.sub(ref));
-            FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
-            kk = 0;
-            s = sBase + g;
-            for (; kk + 1 < kb; kk += 2, s += 2 * nr) {
-                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
-                FloatVector p1 = VectorMath.exp(FloatVector.fromArray(S, sp, s + nr).sub(ref));
-                p0.intoArray(sp, s);
-                p1.intoArray(sp, s + nr);
-                sum0 = sum0.add(p0);
-                sum1 = sum1.add(p1);
-            }
-            if (kk < kb) {
-                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
-                p0.intoArray(sp, s);
-                sum0 = sum0.add(p0);
-            }
-            FloatVector.fromArray(S, sum, col).fma(alpha, sum0.add(sum1)).intoArray(sum, col);
             newMax.intoArray(max, col);
+            FloatVector tileSum = expColumn(sp, s, nr, kb, ref);
+            FloatVector.fromArray(S, sum, col).fma(alpha, tileSum).intoArray(sum, col);
             for (int d = 0, oo = col; d < hd; d++, oo += ldo) {
                 FloatVector.fromArray(S, o, oo).mul(alpha).intoArray(o, oo);
             }
         }
+    }
+
+    /**
+     * Masks rows [0, rows) of a lane group (stride nr from s): lane j of row r is −∞ when
+     * {@code r + firstKeyMinusQuery > j}, i.e. when its key comes after its query.
+     */
+    private static void maskCausal(float[] sp, int s, int nr, int rows, int firstKeyMinusQuery) {
+        for (int r = 0; r < rows; r++, s += nr) {
+            FloatVector x = FloatVector.fromArray(S, sp, s);
+            x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, firstKeyMinusQuery + r)).intoArray(sp, s);
+        }
+    }
+
+    /** Lane-wise max over rows [0, rows) of a lane group (stride nr from s); two chains to hide max's latency. */
+    private static FloatVector columnMax(float[] sp, int s, int nr, int rows) {
+        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0;
+        int r = 0;
+        for (; r + 1 < rows; r += 2, s += 2 * nr) {
+            m0 = m0.max(FloatVector.fromArray(S, sp, s));
+            m1 = m1.max(FloatVector.fromArray(S, sp, s + nr));
+        }
+        if (r < rows) m0 = m0.max(FloatVector.fromArray(S, sp, s));
+        return m0.max(m1);
+    }
+
+    /**
+     * Replaces rows [0, rows) of a lane group (stride nr from s) by exp(x − ref) and returns their lane-wise
+     * sum. Its own small method with a single exp, so that C2 inlines exp (see {@link Pointwise#apply}).
+     */
+    private static FloatVector expColumn(float[] sp, int s, int nr, int rows, FloatVector ref) {
+        FloatVector sum = FloatVector.zero(S);
+        for (int r = 0; r < rows; r++, s += nr) {
+            FloatVector p = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
+            p.intoArray(sp, s);
+            sum = sum.add(p);
+        }
+        return sum;
     }
 
     /** The same, one query at a time (kernel families narrower than the preferred vectors: tests). */
