@@ -54,7 +54,8 @@ final class Attention {
             throw new IllegalArgumentException("attention of q " + q + ", k " + k + ", v " + v + " with " + heads + " heads");
         }
         int hd = c / heads;
-        float scale = (float) (1.0 / Math.sqrt(hd));
+        // the scores in base-2 units: softmax(x) = 2^(x·log2 e − max) / Σ, and 2^ is cheaper than exp
+        float scale = (float) (1.0 / Math.sqrt(hd) / Math.log(2));
         int nr = mk.nr, mr = mk.maxMr;
         int bq = Math.max(nr, tiles.queries() / nr * nr);
         int bk = Math.max(mr, tiles.keys() / mr * mr);
@@ -187,7 +188,7 @@ final class Attention {
             FloatVector newMax = oldMax.max(columnMax(sp, s, nr, kb));
             // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
             FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-            FloatVector alpha = VectorMath.exp(oldMax.sub(ref));
+            FloatVector alpha = VectorMath.exp2NonPositive(oldMax.sub(ref));
             newMax.intoArray(max, col);
             FloatVector tileSum = expColumn(sp, s, nr, kb, ref);
             FloatVector.fromArray(S, sum, col).fma(alpha, tileSum).intoArray(sum, col);
@@ -227,7 +228,7 @@ final class Attention {
     private static FloatVector expColumn(float[] sp, int s, int nr, int rows, FloatVector ref) {
         FloatVector sum = FloatVector.zero(S);
         for (int r = 0; r < rows; r++, s += nr) {
-            FloatVector p = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
+            FloatVector p = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s).sub(ref));
             p.intoArray(sp, s);
             sum = sum.add(p);
         }
@@ -246,10 +247,10 @@ final class Attention {
             }
             float oldMax = max[col0 + j], newMax = Math.max(oldMax, tileMax);
             float ref = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
-            float alpha = (float) Math.exp(oldMax - ref);
+            float alpha = (float) Math.pow(2, oldMax - ref);
             float tileSum = 0;
             for (int kk = 0, s = sBase + j; kk < kb; kk++, s += nr) {
-                sp[s] = (float) Math.exp(sp[s] - ref);
+                sp[s] = (float) Math.pow(2, sp[s] - ref);
                 tileSum += sp[s];
             }
             sum[col0 + j] = sum[col0 + j] * alpha + tileSum;
