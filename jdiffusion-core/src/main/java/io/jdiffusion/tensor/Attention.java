@@ -167,35 +167,75 @@ final class Attention {
 
     /**
      * One key tile of the online softmax for nr queries (columns col0.. of the statistics and of Oᵀ):
-     * turns the scores sp[sBase + key·nr + j] into exp(s − newMax) in place, updates the running max and
-     * sum, and rescales the output accumulated so far by exp(oldMax − newMax).
+     * turns the scores sp[sBase + key·nr + j] into 2^(s − newMax) in place, updates the running max and
+     * sum, and rescales the output accumulated so far by 2^(oldMax − newMax). The nr queries are two
+     * vectors wide (both kernel families' tiles are), and each pass handles both at once: twice the
+     * independent work per loop iteration, half the loop overhead.
      */
     private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
                                       boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
         int lanes = S.length();
-        if (nr % lanes != 0) {
+        if (nr != 2 * lanes) {
             softmaxUpdateScalar(sp, sBase, nr, kb, k0, firstQuery, causal, max, sum, col0, o, ldo, hd);
             return;
         }
-        for (int g = 0; g < nr; g += lanes) {
-            int col = col0 + g;
-            int query = firstQuery + g; // query index of lane 0
-            // keys after lane 0's query are masked (causal); from key k0 + visible on they are
-            int visible = causal ? Math.max(0, Math.min(kb, query + 1 - k0)) : kb;
-            int s = sBase + g;
-            if (visible < kb) maskCausal(sp, s + visible * nr, nr, kb - visible, k0 + visible - query);
-            FloatVector oldMax = FloatVector.fromArray(S, max, col);
-            FloatVector newMax = oldMax.max(columnMax(sp, s, nr, kb));
-            // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
-            FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-            FloatVector alpha = VectorMath.exp2NonPositive(oldMax.sub(ref));
-            newMax.intoArray(max, col);
-            FloatVector tileSum = expColumn(sp, s, nr, kb, ref);
-            FloatVector.fromArray(S, sum, col).fma(alpha, tileSum).intoArray(sum, col);
-            for (int d = 0, oo = col; d < hd; d++, oo += ldo) {
-                FloatVector.fromArray(S, o, oo).mul(alpha).intoArray(o, oo);
+        if (causal) {
+            for (int g = 0; g < nr; g += lanes) {
+                int query = firstQuery + g; // query index of lane 0
+                // keys after lane 0's query are masked; from key k0 + visible on they are
+                int visible = Math.max(0, Math.min(kb, query + 1 - k0));
+                if (visible < kb) maskCausal(sp, sBase + g + visible * nr, nr, kb - visible, k0 + visible - query);
             }
         }
+        FloatVector old0 = FloatVector.fromArray(S, max, col0), old1 = FloatVector.fromArray(S, max, col0 + lanes);
+        FloatVector new0 = old0, new1 = old1, next0 = old0, next1 = old1;
+        int r = 0, s = sBase;
+        for (; r + 1 < kb; r += 2, s += 2 * nr) { // four chains, to hide the latency of max
+            new0 = new0.max(FloatVector.fromArray(S, sp, s));
+            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
+            next0 = next0.max(FloatVector.fromArray(S, sp, s + nr));
+            next1 = next1.max(FloatVector.fromArray(S, sp, s + nr + lanes));
+        }
+        if (r < kb) {
+            new0 = new0.max(FloatVector.fromArray(S, sp, s));
+            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
+        }
+        new0 = new0.max(next0);
+        new1 = new1.max(next1);
+        // a lane with no visible key so far keeps max −∞; measure it from 0 so that 2^x gives 0, not NaN
+        FloatVector ref0 = new0.blend(0f, new0.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+        FloatVector ref1 = new1.blend(0f, new1.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+        FloatVector alpha0 = VectorMath.exp2NonPositive(old0.sub(ref0)), alpha1 = VectorMath.exp2NonPositive(old1.sub(ref1));
+        new0.intoArray(max, col0);
+        new1.intoArray(max, col0 + lanes);
+        // the tile's sums land in sum[], scaled by alpha there
+        FloatVector.fromArray(S, sum, col0).mul(alpha0).intoArray(sum, col0);
+        FloatVector.fromArray(S, sum, col0 + lanes).mul(alpha1).intoArray(sum, col0 + lanes);
+        expRows(sp, sBase, nr, kb, ref0, ref1, sum, col0);
+        for (int d = 0, oo = col0; d < hd; d++, oo += ldo) {
+            FloatVector.fromArray(S, o, oo).mul(alpha0).intoArray(o, oo);
+            FloatVector.fromArray(S, o, oo + S.length()).mul(alpha1).intoArray(o, oo + S.length());
+        }
+    }
+
+    /**
+     * Replaces rows [0, rows) of a two-vector-wide tile (stride nr from s) by 2^(x − ref) (ref0 for the
+     * first vector, ref1 for the second) and adds their lane-wise sums to sum[col..]. Its own small method,
+     * so that C2 inlines exp2 here (see {@link Pointwise#apply}).
+     */
+    private static void expRows(float[] sp, int s, int nr, int rows, FloatVector ref0, FloatVector ref1, float[] sum, int col) {
+        int lanes = S.length();
+        FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
+        for (int r = 0; r < rows; r++, s += nr) {
+            FloatVector p0 = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s).sub(ref0));
+            FloatVector p1 = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s + lanes).sub(ref1));
+            p0.intoArray(sp, s);
+            p1.intoArray(sp, s + lanes);
+            sum0 = sum0.add(p0);
+            sum1 = sum1.add(p1);
+        }
+        FloatVector.fromArray(S, sum, col).add(sum0).intoArray(sum, col);
+        FloatVector.fromArray(S, sum, col + lanes).add(sum1).intoArray(sum, col + lanes);
     }
 
     /**
@@ -207,32 +247,6 @@ final class Attention {
             FloatVector x = FloatVector.fromArray(S, sp, s);
             x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, firstKeyMinusQuery + r)).intoArray(sp, s);
         }
-    }
-
-    /** Lane-wise max over rows [0, rows) of a lane group (stride nr from s); two chains to hide max's latency. */
-    private static FloatVector columnMax(float[] sp, int s, int nr, int rows) {
-        FloatVector m0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), m1 = m0;
-        int r = 0;
-        for (; r + 1 < rows; r += 2, s += 2 * nr) {
-            m0 = m0.max(FloatVector.fromArray(S, sp, s));
-            m1 = m1.max(FloatVector.fromArray(S, sp, s + nr));
-        }
-        if (r < rows) m0 = m0.max(FloatVector.fromArray(S, sp, s));
-        return m0.max(m1);
-    }
-
-    /**
-     * Replaces rows [0, rows) of a lane group (stride nr from s) by exp(x − ref) and returns their lane-wise
-     * sum. Its own small method with a single exp, so that C2 inlines exp (see {@link Pointwise#apply}).
-     */
-    private static FloatVector expColumn(float[] sp, int s, int nr, int rows, FloatVector ref) {
-        FloatVector sum = FloatVector.zero(S);
-        for (int r = 0; r < rows; r++, s += nr) {
-            FloatVector p = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s).sub(ref));
-            p.intoArray(sp, s);
-            sum = sum.add(p);
-        }
-        return sum;
     }
 
     /** The same, one query at a time (kernel families narrower than the preferred vectors: tests). */
