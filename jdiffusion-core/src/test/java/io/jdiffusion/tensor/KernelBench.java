@@ -62,6 +62,9 @@ public final class KernelBench {
             case "convDown" -> conv(name, 1, 320, 320, 64, 3, 2, 1);
             case "linear" -> linear(name, 8192, 320, 960);
             case "linearK1280" -> linear(name, 512, 1280, 1280);
+            case "linearM128" -> linear(name, 128, 1280, 1280);
+            case "ffM128" -> linear(name, 128, 1280, 10240);
+            case "text77" -> linear(name, 77, 768, 3072);
             case "ffOut" -> linear(name, 8192, 1280, 320);
             case "qkv77" -> linear(name, 154, 768, 320);
             case "attnSelf" -> attention(name, 4096, 4096, 8, 40, Attention.Tiles.DEFAULT);
