@@ -228,7 +228,12 @@ public final class Ops {
         long t0 = OpProfile.start();
         try {
             if (a.numel() != b.numel()) throw new IllegalArgumentException("add " + a + " + " + b);
-            for (int i = 0; i < a.data.length; i++) a.data[i] += b.data[i];
+            float[] ad = a.data, bd = b.data;
+            int n = ad.length;
+            int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
+            Parallel.forRange(chunks, 1, (c0, c1) -> {
+                for (int i = c0 * Pointwise.CHUNK, end = Math.min(n, c1 * Pointwise.CHUNK); i < end; i++) ad[i] += bd[i];
+            });
         } finally {
             if (OpProfile.ON) OpProfile.stop(t0, "addInPlace");
         }
@@ -266,13 +271,22 @@ public final class Ops {
         try {
             int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
             float[] o = new float[batch * c * h * w * 4];
-            for (int p = 0; p < batch * c; p++) {
-                for (int y = 0; y < 2 * h; y++) {
-                    for (int xx = 0; xx < 2 * w; xx++) {
-                        o[(p * 2 * h + y) * 2 * w + xx] = x.data[(p * h + y / 2) * w + xx / 2];
+            float[] xd = x.data;
+            int ow = 2 * w;
+            Parallel.forRange(batch * c, Math.max(1, Pointwise.CHUNK / (4 * h * w)), (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    for (int y = 0; y < h; y++) {
+                        // each source row widened once, then copied to the second output row
+                        int src = (p * h + y) * w, dst = (p * 2 * h + 2 * y) * ow;
+                        for (int xx = 0; xx < w; xx++) {
+                            float v = xd[src + xx];
+                            o[dst + 2 * xx] = v;
+                            o[dst + 2 * xx + 1] = v;
+                        }
+                        System.arraycopy(o, dst, o, dst + ow, ow);
                     }
                 }
-            }
+            });
             return new Tensor(o, batch, c, 2 * h, 2 * w);
         } finally {
             if (OpProfile.ON) OpProfile.stop(t0, "upsampleNearest2x");
