@@ -168,9 +168,10 @@ final class Attention {
     /**
      * One key tile of the online softmax for nr queries (columns col0.. of the statistics and of Oᵀ):
      * turns the scores sp[sBase + key·nr + j] into 2^(s − newMax) in place, updates the running max and
-     * sum, and rescales the output accumulated so far by 2^(oldMax − newMax). The nr queries are two
-     * vectors wide (both kernel families' tiles are), and each pass handles both at once: twice the
-     * independent work per loop iteration, half the loop overhead.
+     * sum, and rescales the output accumulated so far by 2^(oldMax − newMax). The vector path takes tiles
+     * two preferred vectors wide (the preferred kernels' nr), and each pass handles both at once: twice the
+     * independent work per loop iteration, half the loop overhead; other widths (tests of narrower kernel
+     * families) go one query at a time.
      */
     private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
                                       boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
@@ -202,7 +203,8 @@ final class Attention {
         }
         new0 = new0.max(next0);
         new1 = new1.max(next1);
-        // a lane with no visible key so far keeps max −∞; measure it from 0 so that 2^x gives 0, not NaN
+        // a lane with no visible key so far keeps max −∞; measure it from 0 so that its masked scores give
+        // 2^−126 (nothing beside a real key's 1), not NaN
         FloatVector ref0 = new0.blend(0f, new0.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
         FloatVector ref1 = new1.blend(0f, new1.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
         FloatVector alpha0 = VectorMath.exp2NonPositive(old0.sub(ref0)), alpha1 = VectorMath.exp2NonPositive(old1.sub(ref1));
@@ -214,7 +216,7 @@ final class Attention {
         expRows(sp, sBase, nr, kb, ref0, ref1, sum, col0);
         for (int d = 0, oo = col0; d < hd; d++, oo += ldo) {
             FloatVector.fromArray(S, o, oo).mul(alpha0).intoArray(o, oo);
-            FloatVector.fromArray(S, o, oo + S.length()).mul(alpha1).intoArray(o, oo + S.length());
+            FloatVector.fromArray(S, o, oo + lanes).mul(alpha1).intoArray(o, oo + lanes);
         }
     }
 
