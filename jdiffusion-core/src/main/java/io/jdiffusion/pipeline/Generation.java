@@ -68,6 +68,7 @@ final class Generation {
                 addedCond = new UNet.AddedConditioning(repeat(cond.pooled(), batch), timeIds);
                 if (guided) addedUncond = new UNet.AddedConditioning(repeat(uncond.pooled(), batch), uncondTimeIds);
             }
+            model.releaseTextEncoderPages();
             return new Conditioning(repeat(cond.context(), batch), guided ? repeat(uncond.context(), batch) : null,
                     addedCond, addedUncond, request.cfgScale());
         }

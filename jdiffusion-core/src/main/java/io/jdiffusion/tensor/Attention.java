@@ -54,7 +54,8 @@ final class Attention {
             throw new IllegalArgumentException("attention of q " + q + ", k " + k + ", v " + v + " with " + heads + " heads");
         }
         int hd = c / heads;
-        float scale = (float) (1.0 / Math.sqrt(hd));
+        // the scores in base-2 units: softmax(x) = 2^(x·log2 e − max) / Σ, and 2^ is cheaper than exp
+        float scale = (float) (1.0 / Math.sqrt(hd) / Math.log(2));
         int nr = mk.nr, mr = mk.maxMr;
         int bq = Math.max(nr, tiles.queries() / nr * nr);
         int bk = Math.max(mr, tiles.keys() / mr * mr);
@@ -166,62 +167,87 @@ final class Attention {
 
     /**
      * One key tile of the online softmax for nr queries (columns col0.. of the statistics and of Oᵀ):
-     * turns the scores sp[sBase + key·nr + j] into exp(s − newMax) in place, updates the running max and
-     * sum, and rescales the output accumulated so far by exp(oldMax − newMax).
+     * turns the scores sp[sBase + key·nr + j] into 2^(s − newMax) in place, updates the running max and
+     * sum, and rescales the output accumulated so far by 2^(oldMax − newMax). The vector path takes tiles
+     * two preferred vectors wide (the preferred kernels' nr), and each pass handles both at once: twice the
+     * independent work per loop iteration, half the loop overhead; other widths (tests of narrower kernel
+     * families) go one query at a time.
      */
     private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
                                       boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
         int lanes = S.length();
-        if (nr % lanes != 0) {
+        if (nr != 2 * lanes) {
             softmaxUpdateScalar(sp, sBase, nr, kb, k0, firstQuery, causal, max, sum, col0, o, ldo, hd);
             return;
         }
-        for (int g = 0; g < nr; g += lanes) {
-            int col = col0 + g;
-            int query = firstQuery + g; // query index of lane 0
-            // keys after lane 0's query are masked (causal); from key k0 + visible on they are
-            int visible = causal ? Math.max(0, Math.min(kb, query + 1 - k0)) : kb;
-            FloatVector max0 = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY), max1 = max0;
-            int kk = 0, s = sBase + g;
-            for (; kk + 1 < visible; kk += 2, s += 2 * nr) { // two chains, to hide the latency of max
-                max0 = max0.max(FloatVector.fromArray(S, sp, s));
-                max1 = max1.max(FloatVector.fromArray(S, sp, s + nr));
+        if (causal) {
+            for (int g = 0; g < nr; g += lanes) {
+                int query = firstQuery + g; // query index of lane 0
+                // keys after lane 0's query are masked; from key k0 + visible on they are
+                int visible = Math.max(0, Math.min(kb, query + 1 - k0));
+                if (visible < kb) maskCausal(sp, sBase + g + visible * nr, nr, kb - visible, k0 + visible - query);
             }
-            for (; kk < kb; kk++, s += nr) {
-                FloatVector x = FloatVector.fromArray(S, sp, s);
-                if (kk >= visible) {
-                    // lanes whose query comes before this key are masked out
-                    x = x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, k0 + kk - query));
-                    x.intoArray(sp, s);
-                }
-                max0 = max0.max(x);
-            }
-            FloatVector oldMax = FloatVector.fromArray(S, max, col);
-            FloatVector newMax = oldMax.max(max0.max(max1));
-            // a lane with no visible key so far keeps max −∞; measure it from 0 so that exp gives 0, not NaN
-            FloatVector ref = newMax.blend(0f, newMax.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-            FloatVector alpha = VectorMath.exp(oldMax.sub(ref));
-            FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
-            kk = 0;
-            s = sBase + g;
-            for (; kk + 1 < kb; kk += 2, s += 2 * nr) {
-                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
-                FloatVector p1 = VectorMath.exp(FloatVector.fromArray(S, sp, s + nr).sub(ref));
-                p0.intoArray(sp, s);
-                p1.intoArray(sp, s + nr);
-                sum0 = sum0.add(p0);
-                sum1 = sum1.add(p1);
-            }
-            if (kk < kb) {
-                FloatVector p0 = VectorMath.exp(FloatVector.fromArray(S, sp, s).sub(ref));
-                p0.intoArray(sp, s);
-                sum0 = sum0.add(p0);
-            }
-            FloatVector.fromArray(S, sum, col).fma(alpha, sum0.add(sum1)).intoArray(sum, col);
-            newMax.intoArray(max, col);
-            for (int d = 0, oo = col; d < hd; d++, oo += ldo) {
-                FloatVector.fromArray(S, o, oo).mul(alpha).intoArray(o, oo);
-            }
+        }
+        FloatVector old0 = FloatVector.fromArray(S, max, col0), old1 = FloatVector.fromArray(S, max, col0 + lanes);
+        FloatVector new0 = old0, new1 = old1, next0 = old0, next1 = old1;
+        int r = 0, s = sBase;
+        for (; r + 1 < kb; r += 2, s += 2 * nr) { // four chains, to hide the latency of max
+            new0 = new0.max(FloatVector.fromArray(S, sp, s));
+            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
+            next0 = next0.max(FloatVector.fromArray(S, sp, s + nr));
+            next1 = next1.max(FloatVector.fromArray(S, sp, s + nr + lanes));
+        }
+        if (r < kb) {
+            new0 = new0.max(FloatVector.fromArray(S, sp, s));
+            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
+        }
+        new0 = new0.max(next0);
+        new1 = new1.max(next1);
+        // a lane with no visible key so far keeps max −∞; measure it from 0 so that its masked scores give
+        // 2^−126 (nothing beside a real key's 1), not NaN
+        FloatVector ref0 = new0.blend(0f, new0.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+        FloatVector ref1 = new1.blend(0f, new1.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+        FloatVector alpha0 = VectorMath.exp2NonPositive(old0.sub(ref0)), alpha1 = VectorMath.exp2NonPositive(old1.sub(ref1));
+        new0.intoArray(max, col0);
+        new1.intoArray(max, col0 + lanes);
+        // the tile's sums land in sum[], scaled by alpha there
+        FloatVector.fromArray(S, sum, col0).mul(alpha0).intoArray(sum, col0);
+        FloatVector.fromArray(S, sum, col0 + lanes).mul(alpha1).intoArray(sum, col0 + lanes);
+        expRows(sp, sBase, nr, kb, ref0, ref1, sum, col0);
+        for (int d = 0, oo = col0; d < hd; d++, oo += ldo) {
+            FloatVector.fromArray(S, o, oo).mul(alpha0).intoArray(o, oo);
+            FloatVector.fromArray(S, o, oo + lanes).mul(alpha1).intoArray(o, oo + lanes);
+        }
+    }
+
+    /**
+     * Replaces rows [0, rows) of a two-vector-wide tile (stride nr from s) by 2^(x − ref) (ref0 for the
+     * first vector, ref1 for the second) and adds their lane-wise sums to sum[col..]. Its own small method,
+     * so that C2 inlines exp2 here (see {@link Pointwise#apply}).
+     */
+    private static void expRows(float[] sp, int s, int nr, int rows, FloatVector ref0, FloatVector ref1, float[] sum, int col) {
+        int lanes = S.length();
+        FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
+        for (int r = 0; r < rows; r++, s += nr) {
+            FloatVector p0 = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s).sub(ref0));
+            FloatVector p1 = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s + lanes).sub(ref1));
+            p0.intoArray(sp, s);
+            p1.intoArray(sp, s + lanes);
+            sum0 = sum0.add(p0);
+            sum1 = sum1.add(p1);
+        }
+        FloatVector.fromArray(S, sum, col).add(sum0).intoArray(sum, col);
+        FloatVector.fromArray(S, sum, col + lanes).add(sum1).intoArray(sum, col + lanes);
+    }
+
+    /**
+     * Masks rows [0, rows) of a lane group (stride nr from s): lane j of row r is −∞ when
+     * {@code r + firstKeyMinusQuery > j}, i.e. when its key comes after its query.
+     */
+    private static void maskCausal(float[] sp, int s, int nr, int rows, int firstKeyMinusQuery) {
+        for (int r = 0; r < rows; r++, s += nr) {
+            FloatVector x = FloatVector.fromArray(S, sp, s);
+            x.blend(Float.NEGATIVE_INFINITY, S.indexInRange(0, firstKeyMinusQuery + r)).intoArray(sp, s);
         }
     }
 
@@ -237,10 +263,10 @@ final class Attention {
             }
             float oldMax = max[col0 + j], newMax = Math.max(oldMax, tileMax);
             float ref = newMax == Float.NEGATIVE_INFINITY ? 0f : newMax;
-            float alpha = (float) Math.exp(oldMax - ref);
+            float alpha = (float) Math.pow(2, oldMax - ref);
             float tileSum = 0;
             for (int kk = 0, s = sBase + j; kk < kb; kk++, s += nr) {
-                sp[s] = (float) Math.exp(sp[s] - ref);
+                sp[s] = (float) Math.pow(2, sp[s] - ref);
                 tileSum += sp[s];
             }
             sum[col0 + j] = sum[col0 + j] * alpha + tileSum;

@@ -72,12 +72,14 @@ final class Convolution {
         @Override
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Gemm.Work work) {
             int pixels = oh * ow;
+            boolean pointwise = pointwise();
+            int[] runs = work.runs(RUN * nr);
             for (int jr = 0; jr < nc; jr += nr) {
                 int nn = Math.min(nr, nc - jr);
                 int first = j0 + jr;
                 int image = first / pixels, q = first % pixels;
                 int d = jr * kc;
-                if (pointwise() && q + nn <= pixels) {
+                if (pointwise && q + nn <= pixels) {
                     // a 1×1 convolution's columns within one image: each row a plain copy from channel p
                     int src = (image * cin + p0) * pixels + q;
                     for (int p = 0; p < kc; p++, d += nr, src += pixels) {
@@ -86,10 +88,12 @@ final class Convolution {
                     }
                     continue;
                 }
+                // the panel's columns as runs of consecutive output pixels, worked out once for all its rows
+                int count = panelRuns(image, q, nn, pointwise, runs);
                 // (ci, ky, kx) of row p0, stepped along with p
                 int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
                 for (int p = 0; p < kc; p++, d += nr) {
-                    gatherRow(ci, ky, kx, image, q, nn, dst, d);
+                    gatherRow(ci, ky, kx, runs, count, pointwise, dst, d);
                     if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
                     if (++kx == kw) {
                         kx = 0;
@@ -102,36 +106,54 @@ final class Convolution {
             }
         }
 
-        /** dst[d .. d+nn) = row (ci, ky, kx) of the columns for nn output pixels from pixel q of image on. */
-        private void gatherRow(int ci, int ky, int kx, int image, int q, int nn, float[] dst, int d) {
-            int pixels = oh * ow;
-            boolean pointwise = pointwise();
-            for (int j = 0; j < nn; ) {
-                int oy = q / ow, ox = q % ow;
-                // output pixels left in this row (in this image, for a 1×1 convolution)
-                int run = Math.min(nn - j, pointwise ? pixels - q : ow - ox);
-                int iy = oy * stride - padTop + ky;
-                int dj = d + j;
-                if (iy < 0 || iy >= h) {
-                    Arrays.fill(dst, dj, dj + run, 0f);
-                } else {
-                    int rowBase = ((image * cin + ci) * h + iy) * w;
-                    int ix0 = ox * stride - padLeft + kx;
-                    if (pointwise) {
-                        System.arraycopy(x, rowBase + ix0, dst, dj, run);
-                    } else if (stride == 1) {
-                        copyClipped(x, rowBase, ix0, w, dst, dj, run);
-                    } else {
-                        for (int t = 0, ix = ix0; t < run; t++, ix += stride) {
-                            dst[dj + t] = ix >= 0 && ix < w ? x[rowBase + ix] : 0f;
-                        }
-                    }
-                }
+        /** Ints per run in {@link #panelRuns}' output. */
+        private static final int RUN = 5;
+
+        /**
+         * Splits nn output pixels from pixel q of image on into runs along an output row (along the image,
+         * for a 1×1 convolution): runs[RUN·r ..] = image, output row, output column, length, column offset
+         * in the panel. Returns the number of runs.
+         */
+        private int panelRuns(int image, int q, int nn, boolean pointwise, int[] runs) {
+            int pixels = oh * ow, count = 0;
+            for (int j = 0; j < nn; count++) {
+                int run = Math.min(nn - j, pointwise ? pixels - q : ow - q % ow);
+                int at = RUN * count;
+                runs[at] = image;
+                runs[at + 1] = q / ow;
+                runs[at + 2] = q % ow;
+                runs[at + 3] = run;
+                runs[at + 4] = j;
                 j += run;
                 q += run;
                 if (q == pixels) {
                     q = 0;
                     image++;
+                }
+            }
+            return count;
+        }
+
+        /** dst[d ..] = row (ci, ky, kx) of the columns, the panel's pixels given as runs by {@link #panelRuns}. */
+        private void gatherRow(int ci, int ky, int kx, int[] runs, int count, boolean pointwise, float[] dst, int d) {
+            for (int r = 0; r < count; r++) {
+                int at = RUN * r;
+                int image = runs[at], oy = runs[at + 1], ox = runs[at + 2], run = runs[at + 3], dj = d + runs[at + 4];
+                int iy = oy * stride - padTop + ky;
+                if (iy < 0 || iy >= h) {
+                    Arrays.fill(dst, dj, dj + run, 0f);
+                    continue;
+                }
+                int rowBase = ((image * cin + ci) * h + iy) * w;
+                int ix0 = ox * stride - padLeft + kx;
+                if (pointwise) {
+                    System.arraycopy(x, rowBase + ix0, dst, dj, run);
+                } else if (stride == 1) {
+                    copyClipped(x, rowBase, ix0, w, dst, dj, run);
+                } else {
+                    for (int t = 0, ix = ix0; t < run; t++, ix += stride) {
+                        dst[dj + t] = ix >= 0 && ix < w ? x[rowBase + ix] : 0f;
+                    }
                 }
             }
         }

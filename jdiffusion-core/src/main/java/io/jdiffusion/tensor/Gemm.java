@@ -183,6 +183,12 @@ public final class Gemm {
     /** Per-thread packing buffers, grown on demand and kept (no allocation per call). */
     static final class Work {
         float[] ap = new float[0], bp = new float[0], tile = new float[0], row = new float[0];
+        int[] runs = new int[0];
+
+        int[] runs(int n) {
+            if (runs.length < n) runs = new int[n];
+            return runs;
+        }
 
         float[] ap(int n) {
             if (ap.length < n) ap = new float[n];

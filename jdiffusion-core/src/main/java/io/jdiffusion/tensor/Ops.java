@@ -20,27 +20,37 @@ public final class Ops {
 
     /** y = x·Wᵀ + b over the last dim: x [..., K], w [N, K], b [N] or null → [..., N]. */
     public static Tensor linear(Tensor x, Weight w, Weight b) {
-        FlopCounter.linear(x, w);
-        int k = x.dim(-1);
-        int n = w.dim(0);
-        if (w.rank() != 2 || w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
-        int m = x.numel() / k;
-        float[] bias = b == null ? null : b.toFloats();
-        float[] out = new float[m * n];
-        Gemm.gemm(m, n, k, x.data, 0, k, w, bias, out, 0, n, false);
-        int[] shape = x.shape.clone();
-        shape[shape.length - 1] = n;
-        return new Tensor(out, shape);
+        long t0 = OpProfile.start();
+        try {
+            FlopCounter.linear(x, w);
+            int k = x.dim(-1);
+            int n = w.dim(0);
+            if (w.rank() != 2 || w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
+            int m = x.numel() / k;
+            float[] bias = b == null ? null : b.toFloats();
+            float[] out = new float[m * n];
+            Gemm.gemm(m, n, k, x.data, 0, k, w, bias, out, 0, n, false);
+            int[] shape = x.shape.clone();
+            shape[shape.length - 1] = n;
+            return new Tensor(out, shape);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "linear " + x.numel() / x.dim(-1) + "x" + w.dim(0) + "x" + x.dim(-1));
+        }
     }
 
     /** 2-D convolution, NCHW, square stride and zero padding; w [Cout, Cin, kh, kw]. */
     public static Tensor conv2d(Tensor x, Weight w, Weight b, int stride, int padding) {
-        FlopCounter.conv2d(x, w, stride, padding);
-        int cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
-        int kh = w.dim(2), kw = w.dim(3);
-        if (w.rank() != 4 || w.dim(1) != cin) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
-        int oh = (h + 2 * padding - kh) / stride + 1, ow = (wd + 2 * padding - kw) / stride + 1;
-        return Convolution.conv2d(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b, stride, padding, padding, oh, ow);
+        long t0 = OpProfile.start();
+        try {
+            FlopCounter.conv2d(x, w, stride, padding);
+            int cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+            int kh = w.dim(2), kw = w.dim(3);
+            if (w.rank() != 4 || w.dim(1) != cin) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
+            int oh = (h + 2 * padding - kh) / stride + 1, ow = (wd + 2 * padding - kw) / stride + 1;
+            return Convolution.conv2d(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b, stride, padding, padding, oh, ow);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "conv" + w.dim(2) + "x" + w.dim(3) + "/" + stride + " " + x.dim(1) + "->" + w.dim(0) + " @" + x.dim(2) + "x" + x.dim(3));
+        }
     }
 
     /**
@@ -48,59 +58,74 @@ public final class Ops {
      * (for the asymmetric padding before a stride-2 convolution without padding of its own).
      */
     public static Tensor pad(Tensor x, int left, int right, int top, int bottom) {
-        int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
-        int oh = h + top + bottom, ow = w + left + right;
-        float[] o = new float[planes * oh * ow];
-        for (int p = 0; p < planes; p++) {
-            for (int y = 0; y < h; y++) System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
+        long t0 = OpProfile.start();
+        try {
+            int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+            int oh = h + top + bottom, ow = w + left + right;
+            float[] o = new float[planes * oh * ow];
+            for (int p = 0; p < planes; p++) {
+                for (int y = 0; y < h; y++) System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
+            }
+            return new Tensor(o, x.dim(0), x.dim(1), oh, ow);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "pad");
         }
-        return new Tensor(o, x.dim(0), x.dim(1), oh, ow);
     }
 
     /** GroupNorm over NCHW (or [B, C] / [B, C, L]), optionally followed by SiLU. */
     public static Tensor groupNorm(Tensor x, int groups, Weight gamma, Weight beta, float eps, boolean silu) {
-        int batch = x.dim(0), c = x.dim(1);
-        int spatial = x.numel() / (batch * c);
-        int cpg = c / groups;
-        float[] g = gamma.toFloats(), bt = beta.toFloats();
-        float[] out = new float[x.numel()];
-        float[] xd = x.data;
-        Pointwise.Activation f = silu ? Pointwise.Activation.SILU : Pointwise.Activation.NONE;
-        Parallel.forRange(batch * groups, 1, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int n = p / groups, gi = p % groups;
-                int base = (n * c + gi * cpg) * spatial;
-                int len = cpg * spatial;
-                float mean = (float) (Pointwise.sum(xd, base, len) / len);
-                double var = Pointwise.sumSquaredDeviations(xd, base, len, mean) / len;
-                float inv = (float) (1.0 / Math.sqrt(var + eps));
-                for (int ch = 0; ch < cpg; ch++) {
-                    int cc = gi * cpg + ch;
-                    int o = base + ch * spatial;
-                    Pointwise.normalize(xd, o, out, o, spatial, mean, g[cc] * inv, bt[cc], f);
+        long t0 = OpProfile.start();
+        try {
+            int batch = x.dim(0), c = x.dim(1);
+            int spatial = x.numel() / (batch * c);
+            int cpg = c / groups;
+            float[] g = gamma.toFloats(), bt = beta.toFloats();
+            float[] out = new float[x.numel()];
+            float[] xd = x.data;
+            Pointwise.Activation f = silu ? Pointwise.Activation.SILU : Pointwise.Activation.NONE;
+            Parallel.forRange(batch * groups, 1, (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    int n = p / groups, gi = p % groups;
+                    int base = (n * c + gi * cpg) * spatial;
+                    int len = cpg * spatial;
+                    float mean = (float) (Pointwise.sum(xd, base, len) / len);
+                    double var = Pointwise.sumSquaredDeviations(xd, base, len, mean) / len;
+                    float inv = (float) (1.0 / Math.sqrt(var + eps));
+                    for (int ch = 0; ch < cpg; ch++) {
+                        int cc = gi * cpg + ch;
+                        int o = base + ch * spatial;
+                        Pointwise.normalize(xd, o, out, o, spatial, mean, g[cc] * inv, bt[cc], f);
+                    }
                 }
-            }
-        });
-        return new Tensor(out, x.shape);
+            });
+            return new Tensor(out, x.shape);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "groupNorm" + (silu ? "+silu" : ""));
+        }
     }
 
     /** LayerNorm over the last dim. */
     public static Tensor layerNorm(Tensor x, Weight gamma, Weight beta, float eps) {
-        int c = x.dim(-1);
-        int rows = x.numel() / c;
-        float[] g = gamma.toFloats(), bt = beta.toFloats();
-        float[] out = new float[x.numel()];
-        float[] xd = x.data;
-        Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int o = r * c;
-                float mean = (float) (Pointwise.sum(xd, o, c) / c);
-                double var = Pointwise.sumSquaredDeviations(xd, o, c, mean) / c;
-                float inv = (float) (1.0 / Math.sqrt(var + eps));
-                Pointwise.normalizeAffine(xd, o, out, o, c, mean, inv, g, bt);
-            }
-        });
-        return new Tensor(out, x.shape);
+        long t0 = OpProfile.start();
+        try {
+            int c = x.dim(-1);
+            int rows = x.numel() / c;
+            float[] g = gamma.toFloats(), bt = beta.toFloats();
+            float[] out = new float[x.numel()];
+            float[] xd = x.data;
+            Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    int o = r * c;
+                    float mean = (float) (Pointwise.sum(xd, o, c) / c);
+                    double var = Pointwise.sumSquaredDeviations(xd, o, c, mean) / c;
+                    float inv = (float) (1.0 / Math.sqrt(var + eps));
+                    Pointwise.normalizeAffine(xd, o, out, o, c, mean, inv, g, bt);
+                }
+            });
+            return new Tensor(out, x.shape);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "layerNorm");
+        }
     }
 
     /**
@@ -108,8 +133,13 @@ public final class Ops {
      * {@code heads} heads; scale 1/sqrt(C/heads); causal masks key j > query i. Returns [B, Tq, C].
      */
     public static Tensor attention(Tensor q, Tensor k, Tensor v, int heads, boolean causal) {
-        FlopCounter.attention(q, k, heads);
-        return Attention.attention(MicroKernels.PREFERRED, Attention.Tiles.DEFAULT, q, k, v, heads, causal);
+        long t0 = OpProfile.start();
+        try {
+            FlopCounter.attention(q, k, heads);
+            return Attention.attention(MicroKernels.PREFERRED, Attention.Tiles.DEFAULT, q, k, v, heads, causal);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "attention q" + q.dim(1) + " k" + k.dim(1) + " c" + q.dim(2));
+        }
     }
 
     public static Tensor silu(Tensor x) {
@@ -127,29 +157,39 @@ public final class Ops {
     }
 
     private static Tensor activation(Tensor x, Pointwise.Activation f) {
-        float[] o = new float[x.numel()];
-        float[] xd = x.data;
-        int n = o.length;
-        int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
-        Parallel.forRange(chunks, 1, (c0, c1) -> {
-            int from = c0 * Pointwise.CHUNK, to = Math.min(n, c1 * Pointwise.CHUNK);
-            Pointwise.apply(f, xd, from, o, from, to - from);
-        });
-        return new Tensor(o, x.shape);
+        long t0 = OpProfile.start();
+        try {
+            float[] o = new float[x.numel()];
+            float[] xd = x.data;
+            int n = o.length;
+            int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
+            Parallel.forRange(chunks, 1, (c0, c1) -> {
+                int from = c0 * Pointwise.CHUNK, to = Math.min(n, c1 * Pointwise.CHUNK);
+                Pointwise.apply(f, xd, from, o, from, to - from);
+            });
+            return new Tensor(o, x.shape);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "activation " + f);
+        }
     }
 
     /** GEGLU: the last dim holds [hidden | gate]; returns hidden·gelu(gate), half as wide. */
     public static Tensor geglu(Tensor x) {
-        int c2 = x.dim(-1), c = c2 / 2;
-        int rows = x.numel() / c2;
-        float[] o = new float[rows * c];
-        float[] xd = x.data;
-        Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) Pointwise.mulGelu(xd, r * c2, xd, r * c2 + c, o, r * c, c);
-        });
-        int[] s = x.shape.clone();
-        s[s.length - 1] = c;
-        return new Tensor(o, s);
+        long t0 = OpProfile.start();
+        try {
+            int c2 = x.dim(-1), c = c2 / 2;
+            int rows = x.numel() / c2;
+            float[] o = new float[rows * c];
+            float[] xd = x.data;
+            Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
+                for (int r = r0; r < r1; r++) Pointwise.mulGelu(xd, r * c2, xd, r * c2 + c, o, r * c, c);
+            });
+            int[] s = x.shape.clone();
+            s[s.length - 1] = c;
+            return new Tensor(o, s);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "geglu");
+        }
     }
 
     /** erf in double precision (W. J. Cody's rational approximations are overkill here; this series/continued
@@ -185,69 +225,118 @@ public final class Ops {
     }
 
     public static void addInPlace(Tensor a, Tensor b) {
-        if (a.numel() != b.numel()) throw new IllegalArgumentException("add " + a + " + " + b);
-        for (int i = 0; i < a.data.length; i++) a.data[i] += b.data[i];
+        long t0 = OpProfile.start();
+        try {
+            if (a.numel() != b.numel()) throw new IllegalArgumentException("add " + a + " + " + b);
+            float[] ad = a.data, bd = b.data;
+            int n = ad.length;
+            int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
+            Parallel.forRange(chunks, 1, (c0, c1) -> {
+                for (int i = c0 * Pointwise.CHUNK, end = Math.min(n, c1 * Pointwise.CHUNK); i < end; i++) ad[i] += bd[i];
+            });
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "addInPlace");
+        }
     }
 
     public static void scaleInPlace(Tensor a, float s) {
-        for (int i = 0; i < a.data.length; i++) a.data[i] *= s;
+        long t0 = OpProfile.start();
+        try {
+            for (int i = 0; i < a.data.length; i++) a.data[i] *= s;
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "scaleInPlace");
+        }
     }
 
     /** x [B, C, H, W] += v [B, C] broadcast over H, W (the timestep embedding in a ResNet block). */
     public static void addPerChannelInPlace(Tensor x, Tensor v) {
-        int batch = x.dim(0), c = x.dim(1), spatial = x.numel() / (batch * c);
-        for (int n = 0; n < batch; n++) {
-            for (int ch = 0; ch < c; ch++) {
-                float add = v.data[n * c + ch];
-                int o = (n * c + ch) * spatial;
-                for (int i = 0; i < spatial; i++) x.data[o + i] += add;
+        long t0 = OpProfile.start();
+        try {
+            int batch = x.dim(0), c = x.dim(1), spatial = x.numel() / (batch * c);
+            for (int n = 0; n < batch; n++) {
+                for (int ch = 0; ch < c; ch++) {
+                    float add = v.data[n * c + ch];
+                    int o = (n * c + ch) * spatial;
+                    for (int i = 0; i < spatial; i++) x.data[o + i] += add;
+                }
             }
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "addPerChannelInPlace");
         }
     }
 
     /** Nearest-neighbour upsampling by 2 of an NCHW tensor. */
     public static Tensor upsampleNearest2x(Tensor x) {
-        int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-        float[] o = new float[batch * c * h * w * 4];
-        for (int p = 0; p < batch * c; p++) {
-            for (int y = 0; y < 2 * h; y++) {
-                for (int xx = 0; xx < 2 * w; xx++) {
-                    o[(p * 2 * h + y) * 2 * w + xx] = x.data[(p * h + y / 2) * w + xx / 2];
+        long t0 = OpProfile.start();
+        try {
+            int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+            float[] o = new float[batch * c * h * w * 4];
+            float[] xd = x.data;
+            int ow = 2 * w;
+            Parallel.forRange(batch * c, Math.max(1, Pointwise.CHUNK / (4 * h * w)), (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    for (int y = 0; y < h; y++) {
+                        // each source row widened once, then copied to the second output row
+                        int src = (p * h + y) * w, dst = (p * 2 * h + 2 * y) * ow;
+                        for (int xx = 0; xx < w; xx++) {
+                            float v = xd[src + xx];
+                            o[dst + 2 * xx] = v;
+                            o[dst + 2 * xx + 1] = v;
+                        }
+                        System.arraycopy(o, dst, o, dst + ow, ow);
+                    }
                 }
-            }
+            });
+            return new Tensor(o, batch, c, 2 * h, 2 * w);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "upsampleNearest2x");
         }
-        return new Tensor(o, batch, c, 2 * h, 2 * w);
     }
 
     /** Concatenates NCHW tensors along channels. */
     public static Tensor concatChannels(Tensor a, Tensor b) {
-        int batch = a.dim(0), ca = a.dim(1), cb = b.dim(1);
-        int spatial = a.numel() / (batch * ca);
-        float[] o = new float[batch * (ca + cb) * spatial];
-        for (int n = 0; n < batch; n++) {
-            System.arraycopy(a.data, n * ca * spatial, o, n * (ca + cb) * spatial, ca * spatial);
-            System.arraycopy(b.data, n * cb * spatial, o, (n * (ca + cb) + ca) * spatial, cb * spatial);
+        long t0 = OpProfile.start();
+        try {
+            int batch = a.dim(0), ca = a.dim(1), cb = b.dim(1);
+            int spatial = a.numel() / (batch * ca);
+            float[] o = new float[batch * (ca + cb) * spatial];
+            for (int n = 0; n < batch; n++) {
+                System.arraycopy(a.data, n * ca * spatial, o, n * (ca + cb) * spatial, ca * spatial);
+                System.arraycopy(b.data, n * cb * spatial, o, (n * (ca + cb) + ca) * spatial, cb * spatial);
+            }
+            int[] s = a.shape.clone();
+            s[1] = ca + cb;
+            return new Tensor(o, s);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "concatChannels");
         }
-        int[] s = a.shape.clone();
-        s[1] = ca + cb;
-        return new Tensor(o, s);
     }
 
     /** [B, C, H, W] → [B, H·W, C]. */
     public static Tensor toTokens(Tensor x) {
-        int batch = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
-        float[] o = new float[x.numel()];
-        transposeEach(batch, c, hw, x.data, o);
-        return new Tensor(o, batch, hw, c);
+        long t0 = OpProfile.start();
+        try {
+            int batch = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
+            float[] o = new float[x.numel()];
+            transposeEach(batch, c, hw, x.data, o);
+            return new Tensor(o, batch, hw, c);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "toTokens");
+        }
     }
 
     /** [B, H·W, C] → [B, C, H, W]. */
     public static Tensor fromTokens(Tensor x, int h, int w) {
-        int batch = x.dim(0), hw = x.dim(1), c = x.dim(2);
-        if (hw != h * w) throw new IllegalArgumentException(x + " is not " + h + "x" + w + " tokens");
-        float[] o = new float[x.numel()];
-        transposeEach(batch, hw, c, x.data, o);
-        return new Tensor(o, batch, c, h, w);
+        long t0 = OpProfile.start();
+        try {
+            int batch = x.dim(0), hw = x.dim(1), c = x.dim(2);
+            if (hw != h * w) throw new IllegalArgumentException(x + " is not " + h + "x" + w + " tokens");
+            float[] o = new float[x.numel()];
+            transposeEach(batch, hw, c, x.data, o);
+            return new Tensor(o, batch, c, h, w);
+        } finally {
+            if (OpProfile.ON) OpProfile.stop(t0, "fromTokens");
+        }
     }
 
     /**

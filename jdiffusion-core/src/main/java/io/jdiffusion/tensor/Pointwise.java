@@ -16,32 +16,40 @@ final class Pointwise {
     static final int CHUNK = 1 << 15;
 
     enum Activation {
-        NONE, SILU, GELU, QUICK_GELU;
+        NONE, SILU, GELU, QUICK_GELU
+    }
 
-        FloatVector apply(FloatVector x) {
-            return switch (this) {
-                case NONE -> x;
-                case SILU -> silu(x);
-                case GELU -> gelu(x);
-                case QUICK_GELU -> quickGelu(x);
-            };
-        }
-
-        float apply(float x) {
-            return switch (this) {
-                case NONE -> x;
-                case SILU -> silu(x);
-                case GELU -> gelu(x);
-                case QUICK_GELU -> quickGelu(x);
-            };
+    /**
+     * dst[dOff + i] = f(src[sOff + i]) for i below n (src and dst may be the same array). One loop per
+     * activation, each in its own method: C2 stops inlining once a method's graph reaches a node budget
+     * (NodeCountInliningCutoff), and the Vector API's operations are large graphs, so a loop that could run
+     * any of the activations would leave exp as a real call, boxing every vector (some 20× slower).
+     */
+    static void apply(Activation f, float[] src, int sOff, float[] dst, int dOff, int n) {
+        switch (f) {
+            case NONE -> System.arraycopy(src, sOff, dst, dOff, n);
+            case SILU -> applySilu(src, sOff, dst, dOff, n);
+            case GELU -> applyGelu(src, sOff, dst, dOff, n);
+            case QUICK_GELU -> applyQuickGelu(src, sOff, dst, dOff, n);
         }
     }
 
-    /** dst[dOff + i] = f(src[sOff + i]) for i below n (src and dst may be the same array). */
-    static void apply(Activation f, float[] src, int sOff, float[] dst, int dOff, int n) {
+    private static void applySilu(float[] src, int sOff, float[] dst, int dOff, int n) {
         int i = 0;
-        for (; i <= n - L; i += L) f.apply(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
-        for (; i < n; i++) dst[dOff + i] = f.apply(src[sOff + i]);
+        for (; i <= n - L; i += L) silu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = silu(src[sOff + i]);
+    }
+
+    private static void applyGelu(float[] src, int sOff, float[] dst, int dOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) gelu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = gelu(src[sOff + i]);
+    }
+
+    private static void applyQuickGelu(float[] src, int sOff, float[] dst, int dOff, int n) {
+        int i = 0;
+        for (; i <= n - L; i += L) quickGelu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = quickGelu(src[sOff + i]);
     }
 
     /** x·sigmoid(x); for very negative x, e^−x saturates near 1.7e38 and the result is a tiny negative number. */
@@ -153,14 +161,28 @@ final class Pointwise {
         return total;
     }
 
-    /** dst[dOff + i] = f((src[sOff + i] − mean)·scale + shift) for i below n. */
+    /** dst[dOff + i] = f((src[sOff + i] − mean)·scale + shift) for i below n (one loop per activation, as in {@link #apply}). */
     static void normalize(float[] src, int sOff, float[] dst, int dOff, int n, float mean, float scale, float shift, Activation f) {
-        int i = 0;
-        for (; i <= n - L; i += L) {
-            FloatVector v = FloatVector.fromArray(S, src, sOff + i).sub(mean).fma(scale, shift);
-            f.apply(v).intoArray(dst, dOff + i);
+        switch (f) {
+            case NONE -> normalizePlain(src, sOff, dst, dOff, n, mean, scale, shift);
+            case SILU -> normalizeSilu(src, sOff, dst, dOff, n, mean, scale, shift);
+            default -> {
+                normalizePlain(src, sOff, dst, dOff, n, mean, scale, shift);
+                apply(f, dst, dOff, dst, dOff, n);
+            }
         }
-        for (; i < n; i++) dst[dOff + i] = f.apply((src[sOff + i] - mean) * scale + shift);
+    }
+
+    private static void normalizePlain(float[] src, int sOff, float[] dst, int dOff, int n, float mean, float scale, float shift) {
+        int i = 0;
+        for (; i <= n - L; i += L) FloatVector.fromArray(S, src, sOff + i).sub(mean).fma(scale, shift).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = (src[sOff + i] - mean) * scale + shift;
+    }
+
+    private static void normalizeSilu(float[] src, int sOff, float[] dst, int dOff, int n, float mean, float scale, float shift) {
+        int i = 0;
+        for (; i <= n - L; i += L) silu(FloatVector.fromArray(S, src, sOff + i).sub(mean).fma(scale, shift)).intoArray(dst, dOff + i);
+        for (; i < n; i++) dst[dOff + i] = silu((src[sOff + i] - mean) * scale + shift);
     }
 
     /** dst[dOff + i] = (src[sOff + i] − mean)·inv·gamma[i] + beta[i] (layer norm of one row). */

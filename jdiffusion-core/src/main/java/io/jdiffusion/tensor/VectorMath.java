@@ -46,6 +46,38 @@ final class VectorMath {
         return y.mul(bits.reinterpretAsFloats()).blend(0f, underflow);
     }
 
+    /** ln2^k / k!, k = 0..7: the Taylor series of 2^f = e^(f·ln 2), within 1e-8 relative for |f| ≤ ½. */
+    private static final float[] EXP2_TAYLOR = new float[8];
+
+    static {
+        double term = 1;
+        for (int k = 0; k < EXP2_TAYLOR.length; k++) {
+            EXP2_TAYLOR[k] = (float) term;
+            term *= Math.log(2) / (k + 1);
+        }
+    }
+
+    /**
+     * 2^x per lane for x ≤ 0, as the softmax needs it (exponents measured from the maximum): relative error
+     * about 1e-7; x below −126 (−∞ included) gives 2^−126 ≈ 1.2e-38 rather than 0, negligible beside the
+     * maximum's 1 in a softmax sum. Cheaper than {@link #exp}: no clamp above, no mask, no ln 2 reduction.
+     */
+    static FloatVector exp2NonPositive(FloatVector x) {
+        var species = x.species();
+        FloatVector xc = x.max(-126f);
+        FloatVector n = xc.add(ROUND).sub(ROUND);
+        FloatVector f = xc.sub(n);
+        FloatVector p = f.fma(FloatVector.broadcast(species, EXP2_TAYLOR[7]), FloatVector.broadcast(species, EXP2_TAYLOR[6]));
+        p = p.fma(f, FloatVector.broadcast(species, EXP2_TAYLOR[5]));
+        p = p.fma(f, FloatVector.broadcast(species, EXP2_TAYLOR[4]));
+        p = p.fma(f, FloatVector.broadcast(species, EXP2_TAYLOR[3]));
+        p = p.fma(f, FloatVector.broadcast(species, EXP2_TAYLOR[2]));
+        p = p.fma(f, FloatVector.broadcast(species, EXP2_TAYLOR[1]));
+        p = p.fma(f, FloatVector.broadcast(species, 1f));
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
+
     /**
      * The lanes' sum in lane order, in double. reduceLanes(ADD) leaves the order to the implementation
      * (it differs between compiled and interpreted code), which would make results depend on the JIT.

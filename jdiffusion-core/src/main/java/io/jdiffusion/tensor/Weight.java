@@ -64,6 +64,14 @@ public record Weight(String name, DType dtype, long[] shape, MemorySegment data)
         }
     }
 
+    /**
+     * Drops this weight's pages of a memory-mapped file from the process's resident memory (the OS keeps
+     * them in its file cache, and the next read maps them back in); nothing for weights held in memory.
+     */
+    public void releasePages() {
+        if (data.isMapped()) data.unload();
+    }
+
     /** The whole tensor as a new float32 array (for small tensors: norms, biases, embeddings rows). */
     public float[] toFloats() {
         float[] out = new float[Math.toIntExact(numel())];

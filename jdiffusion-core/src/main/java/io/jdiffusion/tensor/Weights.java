@@ -66,6 +66,11 @@ public final class Weights {
         return new Weights(m, source);
     }
 
+    /** {@link Weight#releasePages()} for every weight: a network that has done its work for now. */
+    public void releasePages() {
+        for (Weight w : byName.values()) w.releasePages();
+    }
+
     public int size() {
         return byName.size();
     }

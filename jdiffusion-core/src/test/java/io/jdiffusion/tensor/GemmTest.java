@@ -49,6 +49,29 @@ class GemmTest {
         }
     }
 
+    /** Few rows against a wide stored weight: bias, accumulation, strides and offsets. */
+    @Test
+    void fewRowsTimesAStoredWeight() {
+        Random32 r = new Random32(5);
+        int[][] sizes = {{1, 45, 77}, {3, 131, 70}, {17, 40, 200}, {29, 400, 130}};
+        for (int[] s : sizes) {
+            int m = s[0], k = s[1], n = s[2], lda = k + 3, ldc = n + 5;
+            float[] a = r.floats(2 + m * lda), bias = r.floats(n);
+            Weight w = r.weight(DType.F16, "w", n, k);
+            float[] c = r.floats(4 + m * ldc), before = c.clone();
+            Gemm.gemm(m, n, k, a, 2, lda, w, bias, c, 4, ldc, true);
+            float[] ap = new float[m * k], c0 = new float[m * n], actual = new float[m * n];
+            for (int i = 0; i < m; i++) {
+                System.arraycopy(a, 2 + i * lda, ap, i * k, k);
+                System.arraycopy(before, 4 + i * ldc, c0, i * n, n);
+                System.arraycopy(c, 4 + i * ldc, actual, i * n, n);
+                // the gaps between C's rows are left alone
+                for (int j = n; j < ldc && 4 + i * ldc + j < c.length; j++) assertThat(c[4 + i * ldc + j]).isEqualTo(before[4 + i * ldc + j]);
+            }
+            Random32.assertClose(actual, reference(m, n, k, ap, w.toFloats(), bias, c0), 1e-6);
+        }
+    }
+
     @Test
     void accumulatesIntoCAndHonoursStridesAndOffsets() {
         Random32 r = new Random32(3);

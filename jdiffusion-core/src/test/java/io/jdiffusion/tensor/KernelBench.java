@@ -59,9 +59,15 @@ public final class KernelBench {
             case "conv1280b2" -> conv(name, 2, 1280, 1280, 16, 3, 1, 1);
             case "conv1280x8b2" -> conv(name, 2, 1280, 1280, 8, 3, 1, 1);
             case "conv1x1" -> conv(name, 1, 640, 320, 64, 1, 1, 0);
+            case "vae128" -> conv(name, 1, 128, 128, 512, 3, 1, 1);
+            case "vae256" -> conv(name, 1, 256, 256, 256, 3, 1, 1);
+            case "vae512" -> conv(name, 1, 512, 512, 128, 3, 1, 1);
             case "convDown" -> conv(name, 1, 320, 320, 64, 3, 2, 1);
             case "linear" -> linear(name, 8192, 320, 960);
             case "linearK1280" -> linear(name, 512, 1280, 1280);
+            case "linearM128" -> linear(name, 128, 1280, 1280);
+            case "ffM128" -> linear(name, 128, 1280, 10240);
+            case "text77" -> linear(name, 77, 768, 3072);
             case "ffOut" -> linear(name, 8192, 1280, 320);
             case "qkv77" -> linear(name, 154, 768, 320);
             case "attnSelf" -> attention(name, 4096, 4096, 8, 40, Attention.Tiles.DEFAULT);

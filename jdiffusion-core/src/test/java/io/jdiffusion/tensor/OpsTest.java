@@ -90,6 +90,19 @@ class OpsTest {
     }
 
     @Test
+    void upsampleAndAddMatchTheNaiveOnesAtOddSizes() {
+        Random32 r = new Random32(21);
+        Tensor x = r.tensor(2, 3, 7, 13);
+        assertThat(Ops.upsampleNearest2x(x).shape).containsExactly(2, 3, 14, 26);
+        assertThat(Ops.upsampleNearest2x(x).data).containsExactly(NaiveOps.upsampleNearest2x(x).data);
+        // more than one parallel chunk, not a whole number of them
+        Tensor a = r.tensor(3, 70001), b = r.tensor(3, 70001), expected = a.copy();
+        NaiveOps.addInPlace(expected, b);
+        Ops.addInPlace(a, b);
+        assertThat(a.data).containsExactly(expected.data);
+    }
+
+    @Test
     void tokensRoundTripAndMatchTheNaiveLayout() {
         Random32 r = new Random32(36);
         Tensor x = r.tensor(2, 37, 9, 7);

@@ -50,6 +50,41 @@ class VectorMathTest {
         assertThat(y[7]).isFinite().isGreaterThan(1e38f);
     }
 
+    private static float[] exp2NonPositive(float[] x) {
+        float[] padded = java.util.Arrays.copyOf(x, (x.length + S.length() - 1) / S.length() * S.length());
+        float[] out = new float[padded.length];
+        for (int i = 0; i < padded.length; i += S.length()) {
+            VectorMath.exp2NonPositive(FloatVector.fromArray(S, padded, i)).intoArray(out, i);
+        }
+        return java.util.Arrays.copyOf(out, x.length);
+    }
+
+    @Test
+    void exp2OfNonPositiveExponentsIsWithinAFewUlp() {
+        SplittableRandom random = new SplittableRandom(11);
+        float[] x = new float[100_003];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (-random.nextDouble() * 125.9);
+        float[] y = exp2NonPositive(x);
+        double worst = 0;
+        for (int i = 0; i < x.length; i++) {
+            double exact = Math.pow(2, x[i]);
+            worst = Math.max(worst, Math.abs(y[i] - exact) / exact);
+        }
+        assertThat(worst).isLessThan(2.5e-7);
+    }
+
+    @Test
+    void exp2OfNonPositiveExponentsAtTheEdges() {
+        float[] y = exp2NonPositive(new float[]{0f, -1f, -0.5f, -20.25f, Float.NEGATIVE_INFINITY, -300f});
+        assertThat(y[0]).isEqualTo(1f);
+        assertThat(y[1]).isEqualTo(0.5f);
+        assertThat((double) y[2]).isCloseTo(Math.sqrt(0.5), org.assertj.core.data.Offset.offset(1e-7));
+        assertThat((double) y[3]).isCloseTo(Math.pow(2, -20.25), org.assertj.core.data.Offset.offset(1e-13));
+        // far below the range: the smallest normal float, not NaN or infinity
+        assertThat(y[4]).isBetween(0f, 2e-38f);
+        assertThat(y[5]).isBetween(0f, 2e-38f);
+    }
+
     @Test
     void sumLanesAddsEveryLane() {
         float[] v = new float[S.length()];

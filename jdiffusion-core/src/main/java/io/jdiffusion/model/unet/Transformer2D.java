@@ -88,9 +88,10 @@ public final class Transformer2D {
             String p = prefix + ".";
             this.onlyCrossAttention = onlyCrossAttention;
             norm1 = LayerNorm.load(w, p + "norm1", channels, LAYER_NORM_EPS);
-            attn1 = new Attention(w, p + "attn1", channels, onlyCrossAttention ? contextDim : channels, heads, inputs);
+            // only-cross-attention blocks (the x4 upscaler) attend to the constant text context in attn1 too
+            attn1 = new Attention(w, p + "attn1", channels, onlyCrossAttention ? contextDim : channels, heads, inputs, onlyCrossAttention);
             norm2 = LayerNorm.load(w, p + "norm2", channels, LAYER_NORM_EPS);
-            attn2 = new Attention(w, p + "attn2", channels, contextDim, heads, inputs);
+            attn2 = new Attention(w, p + "attn2", channels, contextDim, heads, inputs, true);
             norm3 = LayerNorm.load(w, p + "norm3", channels, LAYER_NORM_EPS);
             // the feed-forward's inner width (4·C in every published model) is read from the checkpoint
             int inner = w.get(p + "ff.net.2.weight").dim(-1);
@@ -107,13 +108,23 @@ public final class Transformer2D {
         }
     }
 
-    /** Multi-head attention: to_q, to_k, to_v without bias, to_out.0 with bias. */
+    /**
+     * Multi-head attention: to_q, to_k, to_v without bias, to_out.0 with bias. Cross-attention keeps the key
+     * and value projections of the last context it saw: a sampler passes the same text context tensor at
+     * every step, so they are computed once per image instead of once per step.
+     */
     static final class Attention {
         private final Linear toQ, toK, toV, toOut;
         private final int heads;
         private final AttentionInputs inputs;
+        private final boolean cacheProjections;
+        /** The projections of {@code context} (compared by identity: contexts are not changed in place). */
+        private record Projected(Tensor context, Tensor k, Tensor v) {
+        }
 
-        Attention(Weights w, String prefix, int channels, int keyDim, int heads, AttentionInputs inputs) {
+        private volatile Projected last;
+
+        Attention(Weights w, String prefix, int channels, int keyDim, int heads, AttentionInputs inputs, boolean cacheProjections) {
             String p = prefix + ".";
             toQ = Linear.load(w, p + "to_q", channels, channels, false);
             toK = Linear.load(w, p + "to_k", channels, keyDim, false);
@@ -121,12 +132,17 @@ public final class Transformer2D {
             toOut = Linear.load(w, p + "to_out.0", channels, channels, true);
             this.heads = heads;
             this.inputs = inputs;
+            this.cacheProjections = cacheProjections;
         }
 
         /** x [B, T, C] attends to keys [B, S, keyDim] (x itself for self-attention) → [B, T, C]. */
         Tensor forward(Tensor x, Tensor keys) {
-            Tensor q = toQ.apply(x), k = toK.apply(inputs.keys(keys)), v = toV.apply(inputs.values(keys));
-            return toOut.apply(Ops.attention(q, k, v, heads, false));
+            Projected kv = last;
+            if (kv == null || kv.context != keys) {
+                kv = new Projected(keys, toK.apply(inputs.keys(keys)), toV.apply(inputs.values(keys)));
+                if (cacheProjections) last = kv;
+            }
+            return toOut.apply(Ops.attention(toQ.apply(x), kv.k, kv.v, heads, false));
         }
     }
 }

@@ -39,6 +39,27 @@ class UNetTest {
         assertThat(Fixtures.relativeError(out.data, expected.data)).isLessThanOrEqualTo(1e-4);
     }
 
+    /**
+     * Cross-attention keeps the key/value projections of the last context: a second context must replace
+     * them, and going back to the first must give the first result again, as fresh networks do.
+     */
+    @Test
+    void crossAttentionProjectionsFollowTheContext() {
+        StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
+        UNet unet = new UNet(model.unetConfig(), model.unet());
+        Tensor sample = gaussian(11, 1, 4, 8, 8);
+        Tensor first = gaussian(12, 1, 77, 64), second = gaussian(13, 1, 77, 64);
+
+        Tensor a = unet.forward(sample, 500, first);
+        Tensor b = unet.forward(sample, 500, second);
+        Tensor again = unet.forward(sample, 500, first);
+
+        Tensor freshB = new UNet(model.unetConfig(), model.unet()).forward(sample, 500, second);
+        assertThat(b.data).containsExactly(freshB.data);
+        assertThat(again.data).containsExactly(a.data);
+        assertThat(Fixtures.relativeError(b.data, a.data)).isGreaterThan(1e-3);
+    }
+
     /** SD 2.x layouts (linear projections, per-block head lists; the depth model's 5 input channels). */
     @ParameterizedTest
     @ValueSource(strings = {"tiny-sd21-v", "tiny-sd2-depth"})
