@@ -150,7 +150,7 @@ public final class LoadedModel {
      * them back in from the file cache.
      */
     public void releaseTextEncoderPages() {
-        model.textEncoder().weights().releasePages();
+        if (model.textEncoder() != null) model.textEncoder().weights().releasePages(); // none on the SDXL refiner
         if (model.textEncoder2() != null) model.textEncoder2().weights().releasePages();
     }
 
