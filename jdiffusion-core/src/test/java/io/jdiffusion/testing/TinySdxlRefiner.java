@@ -41,7 +41,8 @@ public final class TinySdxlRefiner {
         return folder;
     }
 
-    private static void copy(Path from, Path to) {
+    /** Copies the folder {@code from} (files and subfolders) to {@code to}. */
+    public static void copy(Path from, Path to) {
         try (Stream<Path> files = Files.walk(from)) {
             for (Path p : (Iterable<Path>) files::iterator) {
                 Path target = to.resolve(from.relativize(p).toString());

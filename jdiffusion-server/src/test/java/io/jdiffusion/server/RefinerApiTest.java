@@ -10,11 +10,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -27,7 +23,7 @@ class RefinerApiTest {
 
     @BeforeAll
     static void start() {
-        copy(Fixtures.require("tiny-sdxl"), models.resolve("tiny-sdxl"));
+        TinySdxlRefiner.copy(Fixtures.require("tiny-sdxl"), models.resolve("tiny-sdxl"));
         TinySdxlRefiner.assemble(models);
         server = JDiffusionServer.start(ServerOptions.of("tiny-sdxl", models).withPort(0).withWatermark(false));
         client = new ApiClient(server);
@@ -36,18 +32,6 @@ class RefinerApiTest {
     @AfterAll
     static void stop() {
         if (server != null) server.close();
-    }
-
-    private static void copy(Path from, Path to) {
-        try (Stream<Path> files = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) Files.createDirectories(target);
-                else Files.copy(p, target);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     /** The fixture's ensemble case that uses the default aesthetic scores (the API has no field for them). */
