@@ -7,11 +7,15 @@ import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weight;
 import org.junit.jupiter.api.Assumptions;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.zip.GZIPInputStream;
 
 /**
  * The reference fixtures: {@code ../shared/fixtures} (or {@code -Djdiffusion.fixtures=DIR}), falling back
@@ -46,9 +50,37 @@ public final class Fixtures {
         Path shared = sharedRoot().resolve(relative);
         if (Files.exists(shared)) return shared;
         Path subset = subsetRoot();
-        if (subset != null && Files.exists(subset.resolve(relative))) return subset.resolve(relative);
-        return null;
+        if (subset == null) return null;
+        if (Files.exists(subset.resolve(relative))) return subset.resolve(relative);
+        Path packed = subset.resolve(relative + ".gz");
+        return Files.isRegularFile(packed) ? unpacked(packed, relative) : null;
     }
+
+    /**
+     * A subset file kept gzipped (the tiny model: see the subset's README), unpacked once per JVM into a temporary
+     * folder under the same relative path and file name, since the loader maps files.
+     */
+    private static synchronized Path unpacked(Path packed, String relative) {
+        try {
+            if (unpackedRoot == null) {
+                unpackedRoot = Files.createTempDirectory("jdiffusion-fixtures");
+                unpackedRoot.toFile().deleteOnExit();
+            }
+            Path target = unpackedRoot.resolve(relative);
+            if (!Files.exists(target)) {
+                Files.createDirectories(target.getParent());
+                try (InputStream in = new GZIPInputStream(Files.newInputStream(packed))) {
+                    Files.copy(in, target);
+                }
+                target.toFile().deleteOnExit();
+            }
+            return target;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot unpack " + packed, e);
+        }
+    }
+
+    private static Path unpackedRoot;
 
     /** The fixture at this path; skips the calling test when it is not available. */
     public static Path require(String relative) {
