@@ -331,14 +331,14 @@ final class SdApi {
     private JsonNode body(Context ctx) {
         long declared = ctx.req().getContentLengthLong();
         long limit = settings.maxBodyBytes();
-        if (declared > limit) throw tooLarge(limit);
         byte[] bytes;
         try (var in = ctx.req().getInputStream()) {
+            if (declared > limit) throw tooLarge(limit, in);
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, limit + 1));
+            if (bytes.length > limit) throw tooLarge(limit, in);
         } catch (java.io.IOException e) {
             throw new ApiException(ApiException.BAD_REQUEST, "body", "could not be read (" + e.getMessage() + ")");
         }
-        if (bytes.length > limit) throw tooLarge(limit);
         if (bytes.length == 0) throw new ApiException(ApiException.BAD_REQUEST, "body", "is empty; expected a JSON object");
         try {
             JsonNode node = json.readTree(bytes);
@@ -354,7 +354,17 @@ final class SdApi {
         }
     }
 
-    private static ApiException tooLarge(long limit) {
+    /** How much of a too-large body is read and dropped before the 413 goes out (see {@link #tooLarge}). */
+    private static final long MAX_DRAINED_BYTES = 64L << 20;
+
+    /**
+     * The 413 for a body past the limit, after reading what the client is still sending (up to
+     * {@link #MAX_DRAINED_BYTES}): a connection closed with unread input is reset, and the reset can destroy the
+     * answer before the client reads it, which then sees no response at all.
+     */
+    private static ApiException tooLarge(long limit, java.io.InputStream unread) throws java.io.IOException {
+        long drained = 0, n;
+        while (drained < MAX_DRAINED_BYTES && (n = unread.skip(MAX_DRAINED_BYTES - drained)) > 0) drained += n;
         return new ApiException(ApiException.PAYLOAD_TOO_LARGE, "body", "is larger than this server's limit of "
                 + limit + " bytes");
     }
