@@ -12,6 +12,7 @@ import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.FlopCounter;
+import io.jdiffusion.tensor.OpProfile;
 import io.jdiffusion.tensor.Parallel;
 import io.jdiffusion.tensor.Tensor;
 
@@ -182,6 +183,7 @@ public final class Bench {
         // the request a guided txt2img of this size would be; its conditioning is what the text encoders make
         Txt2ImgRequest request = new Txt2ImgRequest(Path.of(model.model().source()), null, PROMPT, NEGATIVE_PROMPT, "euler",
                 o.steps, GUIDANCE, NOISE_SEED, o.width, o.height, 1, 1, null, false);
+        OpProfile.section("text");
         Txt2Img.denoiser(model, request); // warm-up
         long t0 = System.nanoTime();
         NoisePredictor step = Txt2Img.denoiser(model, request);
@@ -191,7 +193,9 @@ public final class Bench {
         int scale = model.vaeScale();
         Tensor latents = new TorchCpuRandom(NOISE_SEED).randn(1, model.latentChannels(), o.height / scale, o.width / scale);
         progress.accept(String.format(Locale.ROOT, "UNet warm-up step (%dx%d latents, batch 2)", o.width / scale, o.height / scale));
+        OpProfile.section("unet warm-up");
         step.predict(latents, 999);
+        OpProfile.section("unet");
         progress.accept("UNet: " + o.steps + " timed step" + (o.steps == 1 ? "" : "s"));
         FlopCounter.reset();
         FlopCounter.enable();
@@ -212,10 +216,13 @@ public final class Bench {
         rss.put("unet", ProcessMemory.peakRssMb());
 
         progress.accept("VAE decode" + (o.vaeTiling != null ? " (tiled)" : ""));
+        OpProfile.section("vae warm-up");
         model.decode(new TorchCpuRandom(NOISE_SEED).randn(1, model.latentChannels(), WARMUP_VAE_LATENT, WARMUP_VAE_LATENT), o.vaeTiling);
+        OpProfile.section("vae");
         t0 = System.nanoTime();
         model.decode(latents, o.vaeTiling);
         double vaeS = seconds(t0);
+        OpProfile.section(null);
         rss.put("vae", ProcessMemory.peakRssMb());
 
         return new Result(arch, o.width, o.height, Parallel.threads(), textS, unetS, vaeS, perStep.total() / unetS / 1e9,

@@ -88,6 +88,14 @@ final class Convolution {
                     }
                     continue;
                 }
+                if (!pointwise && stride == 1 && q % ow + nn <= ow) {
+                    // the common case when output rows are at least a panel wide: one run, filled down all rows
+                    packRun(image, q / ow, q % ow, nn, nr, p0, kc, dst, d);
+                    if (nn < nr) {
+                        for (int p = 0; p < kc; p++) Arrays.fill(dst, d + p * nr + nn, d + (p + 1) * nr, 0f);
+                    }
+                    continue;
+                }
                 // the panel's columns as runs of consecutive output pixels, worked out once for all its rows
                 int count = panelRuns(image, q, nn, pointwise, runs);
                 // (ci, ky, kx) of row p0, stepped along with p
@@ -101,6 +109,36 @@ final class Convolution {
                             ky = 0;
                             ci++;
                         }
+                    }
+                }
+            }
+        }
+
+        /**
+         * A stride-1 run of len output pixels of image from (oy, ox0) on, for the kc rows from p0: row p at
+         * dst[d + p·nr ..] is len consecutive input values.
+         */
+        private void packRun(int image, int oy, int ox0, int len, int nr, int p0, int kc, float[] dst, int d) {
+            int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
+            int ixFirst = ox0 - padLeft;
+            for (int p = 0; p < kc; p++, d += nr) {
+                int iy = oy - padTop + ky, ix0 = ixFirst + kx;
+                if (iy < 0 || iy >= h) {
+                    Arrays.fill(dst, d, d + len, 0f);
+                } else if (ix0 >= 0 && ix0 + len <= w) {
+                    System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0, dst, d, len);
+                } else {
+                    // the valid input columns [lo, hi) of the run copied, the padding around them zero
+                    int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
+                    if (lo > 0) Arrays.fill(dst, d, d + lo, 0f);
+                    if (hi > lo) System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0 + lo, dst, d + lo, hi - lo);
+                    if (hi < len) Arrays.fill(dst, d + Math.max(lo, hi), d + len, 0f);
+                }
+                if (++kx == kw) {
+                    kx = 0;
+                    if (++ky == kh) {
+                        ky = 0;
+                        ci++;
                     }
                 }
             }

@@ -9,10 +9,18 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Wall time per kind of {@link Ops} call, for finding where a step's time goes: off unless the JVM runs
  * with {@code -Djdiffusion.profile=true}, then printed to stderr (kinds by total time) when the JVM exits.
- * Calls from inside another op (none today) would be counted twice.
+ * Calls from inside another op (none today) would be counted twice. {@link #section} groups them by phase.
  */
-final class OpProfile {
+public final class OpProfile {
     private OpProfile() {
+    }
+
+    /** The phase the next calls belong to (their kinds are prefixed with it); null for none. */
+    private static volatile String section;
+
+    /** Counts the following calls under {@code name} (e.g. the bench's "unet" steps), apart from the others. */
+    public static void section(String name) {
+        section = name;
     }
 
     static final boolean ON = Boolean.getBoolean("jdiffusion.profile");
@@ -34,7 +42,8 @@ final class OpProfile {
     static void stop(long t0, String kind) {
         if (!ON) return;
         long dt = System.nanoTime() - t0;
-        Entry e = TIMES.computeIfAbsent(kind, k -> new Entry(new LongAdder(), new LongAdder()));
+        String phase = section;
+        Entry e = TIMES.computeIfAbsent(phase == null ? kind : phase + ": " + kind, k -> new Entry(new LongAdder(), new LongAdder()));
         e.nanos.add(dt);
         e.calls.increment();
     }

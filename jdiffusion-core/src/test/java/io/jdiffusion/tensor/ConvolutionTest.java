@@ -13,6 +13,8 @@ class ConvolutionTest {
             {2, 3, 5, 5, 5, 1, 2},    // a bigger kernel
             {6, 2, 8, 8, 2, 2, 0},    // even kernel
             {16, 40, 19, 21, 3, 1, 1},
+            {3, 5, 6, 70, 5, 1, 2},   // rows over two panels wide: whole-panel runs clipped by up to two columns
+            {4, 6, 5, 45, 3, 1, 1},   // a row ending in a part panel
     };
 
     @Test

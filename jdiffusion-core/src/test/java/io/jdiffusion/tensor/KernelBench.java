@@ -199,8 +199,12 @@ public final class KernelBench {
 
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
-        for (int cBlock : new int[]{1 << 16, 1 << 18, 1 << 20, Integer.MAX_VALUE}) {
-            list.add(new Gemm.Blocking(384, 960, 2048, 256, cBlock, false));
+        list.add(Gemm.Blocking.DEFAULT);
+        for (int mc : new int[]{224, 448, 672, 960}) {
+            for (boolean jrOuter : new boolean[]{false, true}) {
+                list.add(new Gemm.Blocking(384, mc, 2048, 256, 1 << 20, jrOuter));
+                list.add(new Gemm.Blocking(384, mc, 512, 256, 1 << 20, jrOuter));
+            }
         }
         return list;
     }
