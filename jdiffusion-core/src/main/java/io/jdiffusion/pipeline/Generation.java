@@ -47,8 +47,14 @@ final class Generation {
             // the prompt keeps its <lora:...>/<hypernet:...> tags for the infotext, as A1111 writes it; whoever
             // built the request applied them to the model, and they are not text for the encoder
             String prompt = ExtraNetworks.extract(request.prompt()).prompt();
-            PromptEmbedding cond = model.encodePrompt(prompt, clipSkip, embeddings);
-            PromptEmbedding uncond = guided ? model.encodeNegativePrompt(request.negativePrompt(), clipSkip, embeddings) : null;
+            PromptEmbedding cond, uncond = null;
+            if (guided) {
+                List<PromptEmbedding> both = model.encodePromptAndNegative(prompt, request.negativePrompt(), clipSkip, embeddings);
+                cond = both.get(0);
+                uncond = both.get(1);
+            } else {
+                cond = model.encodePrompt(prompt, clipSkip, embeddings);
+            }
             if (uncond != null && uncond.context().dim(1) != cond.context().dim(1)) {
                 // prompts of different chunk counts: the shorter is padded with empty-prompt chunks (A1111's
                 // pad_cond_uncond), so both go through the UNet in one batch

@@ -17,6 +17,7 @@ import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * A checkpoint turned into runnable networks: tokenizer and text encoder(s), UNet and VAE, built once and
@@ -137,11 +138,13 @@ public final class LoadedModel {
     }
 
     /**
-     * The negative prompt's conditioning: as {@link #encodePrompt(String, int, Embeddings)}, except that SDXL
-     * models that say force_zeros_for_empty_prompt take an empty negative prompt as all zeros.
+     * The prompt's and the negative prompt's conditioning, each as {@link #encodePrompt(String, int, Embeddings)}
+     * gives it (except that SDXL models that say force_zeros_for_empty_prompt take an empty negative prompt as
+     * all zeros), encoded as one batch: each weight of the text encoder is read once for both.
      */
-    public PromptEmbedding encodeNegativePrompt(String negativePrompt, int clipSkip, Embeddings embeddings) {
-        return sdxl != null ? sdxl.encodeNegative(negativePrompt, embeddings) : encodePrompt(negativePrompt, clipSkip, embeddings);
+    public List<PromptEmbedding> encodePromptAndNegative(String prompt, String negativePrompt, int clipSkip, Embeddings embeddings) {
+        return sdxl != null ? sdxl.encodeWithNegative(prompt, negativePrompt, embeddings)
+                : promptEncoder.encodeAll(List.of(prompt, negativePrompt), clipSkip, embeddings);
     }
 
     /**

@@ -10,6 +10,8 @@ import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.prompt.PromptEncoder;
 import io.jdiffusion.tensor.Tensor;
 
+import java.util.List;
+
 /**
  * SDXL's text conditioning, as diffusers' StableDiffusionXLPipeline computes it, with A1111's prompt
  * language. A prompt goes through both text encoders, CLIP ViT-L (padded with end-of-text) and OpenCLIP
@@ -114,6 +116,22 @@ public final class SdxlConditioning {
                     Tensor.zeros(1, b.config().projectionDim()));
         }
         return encode(negativePrompt, embeddings);
+    }
+
+    /**
+     * The prompt's and the negative prompt's conditioning, as {@link #encode(String, Embeddings)} and
+     * {@link #encodeNegative(String, Embeddings)} give them, each encoder running the two as one batch.
+     */
+    public List<PromptEmbedding> encodeWithNegative(String prompt, String negativePrompt, Embeddings embeddings) {
+        if (negativePrompt.isEmpty() && forceZerosForEmptyPrompt) {
+            return List.of(encode(prompt, embeddings), encodeNegative(negativePrompt, embeddings));
+        }
+        List<String> both = List.of(prompt, negativePrompt);
+        List<PromptEmbedding> b = second.encodeAll(both, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        if (first == null) return b;
+        List<PromptEmbedding> a = first.encodeAll(both, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        return List.of(new PromptEmbedding(concatChannels(a.get(0).context(), b.get(0).context()), b.get(0).pooled()),
+                new PromptEmbedding(concatChannels(a.get(1).context(), b.get(1).context()), b.get(1).pooled()));
     }
 
     /** [B, T, C1] and [B, T, C2] → [B, T, C1 + C2]. */

@@ -5,6 +5,8 @@ import io.jdiffusion.model.clip.ClipTextEncoder;
 import io.jdiffusion.model.clip.ClipTokenizer;
 import io.jdiffusion.tensor.Tensor;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Function;
 
@@ -65,7 +67,16 @@ public final class PromptEncoder {
 
     /** SD 1.x/2.x conditioning: A1111's clip skip (1 = the last layer) through the final LayerNorm; no pooled output. */
     public PromptEmbedding encode(String prompt, int clipSkip, Embeddings embeddings) {
-        return encode(prompt, embeddings, (tokens, ids) -> new PromptEmbedding(encoder.encode(tokens, clipSkip), null));
+        return encodeAll(List.of(prompt), clipSkip, embeddings).getFirst();
+    }
+
+    /**
+     * As {@link #encode(String, int, Embeddings)} for several prompts (a prompt and its negative prompt),
+     * their chunks run through the encoder as one batch: each weight is read once for all of them, and
+     * every sequence's result is the same as alone (up to float rounding).
+     */
+    public List<PromptEmbedding> encodeAll(List<String> prompts, int clipSkip, Embeddings embeddings) {
+        return encodeAll(prompts, embeddings, (tokens, ids) -> new PromptEmbedding(encoder.encode(tokens, clipSkip), null));
     }
 
     /**
@@ -73,7 +84,13 @@ public final class PromptEncoder {
      * with the first chunk's pooled output.
      */
     public PromptEmbedding encode(String prompt, Embeddings embeddings, Function<ClipTextEncoder.Output, Tensor> hiddenState) {
-        return encode(prompt, embeddings, (tokens, ids) -> {
+        return encodeAll(List.of(prompt), embeddings, hiddenState).getFirst();
+    }
+
+    /** As {@link #encode(String, Embeddings, Function)} for several prompts, in one batch. */
+    public List<PromptEmbedding> encodeAll(List<String> prompts, Embeddings embeddings,
+                                           Function<ClipTextEncoder.Output, Tensor> hiddenState) {
+        return encodeAll(prompts, embeddings, (tokens, ids) -> {
             ClipTextEncoder.Output out = encoder.forward(tokens, ids);
             return new PromptEmbedding(hiddenState.apply(out), out.pooled());
         });
@@ -93,39 +110,50 @@ public final class PromptEncoder {
         PromptEmbedding run(Tensor tokenEmbeddings, int[][] ids);
     }
 
-    private PromptEmbedding encode(String prompt, Embeddings embeddings, ChunkEncoder run) {
+    /** The prompts' chunks through the encoder as one batch, then each prompt's context put together from its chunks. */
+    private List<PromptEmbedding> encodeAll(List<String> prompts, Embeddings embeddings, ChunkEncoder run) {
         check(embeddings);
-        List<PromptChunks.Chunk> chunks = chunker.split(prompt, embeddings, this::vectors);
-        int rowLength = encoder.maxLength(), width = -1;
-        float[] context = null;
-        Tensor pooled = null;
-        for (int k = 0; k < chunks.size(); k++) {
-            PromptChunks.Chunk chunk = chunks.get(k);
-            int[][] ids = {chunk.ids()};
-            Tensor tokens = encoder.tokenEmbeddings(ids);
-            int hidden = encoder.hiddenSize();
+        List<List<PromptChunks.Chunk>> split = new ArrayList<>();
+        for (String prompt : prompts) split.add(chunker.split(prompt, embeddings, this::vectors));
+        List<PromptChunks.Chunk> chunks = split.stream().flatMap(List::stream).toList();
+        int rowLength = encoder.maxLength(), hidden = encoder.hiddenSize();
+        int[][] ids = new int[chunks.size()][];
+        for (int r = 0; r < ids.length; r++) ids[r] = chunks.get(r).ids();
+        Tensor tokens = encoder.tokenEmbeddings(ids);
+        for (int r = 0; r < ids.length; r++) {
             for (int t = 0; t < rowLength; t++) {
-                float[] v = chunk.vectors()[t];
-                if (v != null) System.arraycopy(v, 0, tokens.data, t * hidden, hidden);
+                float[] v = chunks.get(r).vectors()[t];
+                if (v != null) System.arraycopy(v, 0, tokens.data, (r * rowLength + t) * hidden, hidden);
             }
-            PromptEmbedding out = run.run(tokens, ids);
-            Tensor z = out.context();
-            if (chunk.emphasized()) emphasize(z, chunk.weights());
-            if (context == null) {
-                width = z.dim(2);
-                context = new float[chunks.size() * rowLength * width];
-                pooled = out.pooled();
-            }
-            System.arraycopy(z.data, 0, context, k * rowLength * width, rowLength * width);
         }
-        return new PromptEmbedding(new Tensor(context, 1, chunks.size() * rowLength, width), pooled);
+        PromptEmbedding out = run.run(tokens, ids);
+        int width = out.context().dim(2), rowFloats = rowLength * width;
+        List<PromptEmbedding> results = new ArrayList<>();
+        int r = 0;
+        for (List<PromptChunks.Chunk> own : split) {
+            float[] context = new float[own.size() * rowFloats];
+            Tensor pooled = out.pooled() == null ? null : row(out.pooled(), r);
+            for (int k = 0; k < own.size(); k++, r++) {
+                Tensor z = new Tensor(Arrays.copyOfRange(out.context().data, r * rowFloats, (r + 1) * rowFloats), 1, rowLength, width);
+                if (own.get(k).emphasized()) emphasize(z, own.get(k).weights());
+                System.arraycopy(z.data, 0, context, k * rowFloats, rowFloats);
+            }
+            results.add(new PromptEmbedding(new Tensor(context, 1, own.size() * rowLength, width), pooled));
+        }
+        return results;
+    }
+
+    /** Row r of a [B, P] tensor as [1, P]. */
+    private static Tensor row(Tensor t, int r) {
+        int p = t.dim(1);
+        return new Tensor(Arrays.copyOfRange(t.data, r * p, (r + 1) * p), 1, p);
     }
 
     private float[][] vectors(Embedding e) {
         Tensor v = e.vectorsFor(embeddingKey, encoder.hiddenSize(), modelSource);
         int n = v.dim(0), w = v.dim(1);
         float[][] rows = new float[n][];
-        for (int i = 0; i < n; i++) rows[i] = java.util.Arrays.copyOfRange(v.data, i * w, (i + 1) * w);
+        for (int i = 0; i < n; i++) rows[i] = Arrays.copyOfRange(v.data, i * w, (i + 1) * w);
         return rows;
     }
 

@@ -1,6 +1,7 @@
 package io.jdiffusion.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -20,7 +21,10 @@ final class Pointwise {
     }
 
     /**
-     * dst[dOff + i] = f(src[sOff + i]) for i below n (src and dst may be the same array). One loop per
+     * dst[dOff + i] = f(src[sOff + i]) for i below n (src and dst may be the same array). The last few
+     * elements go through the same vector code, masked: an element's value must not depend on whether it
+     * falls in a tail (a tensor's end, or a thread's share of it), or a batch would not give each of its
+     * items exactly what they give alone. One loop per
      * activation, each in its own method: C2 stops inlining once a method's graph reaches a node budget
      * (NodeCountInliningCutoff), and the Vector API's operations are large graphs, so a loop that could run
      * any of the activations would leave exp as a real call, boxing every vector (some 20× slower).
@@ -37,19 +41,28 @@ final class Pointwise {
     private static void applySilu(float[] src, int sOff, float[] dst, int dOff, int n) {
         int i = 0;
         for (; i <= n - L; i += L) silu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
-        for (; i < n; i++) dst[dOff + i] = silu(src[sOff + i]);
+        if (i < n) {
+            VectorMask<Float> tail = S.indexInRange(i, n);
+            silu(FloatVector.fromArray(S, src, sOff + i, tail)).intoArray(dst, dOff + i, tail);
+        }
     }
 
     private static void applyGelu(float[] src, int sOff, float[] dst, int dOff, int n) {
         int i = 0;
         for (; i <= n - L; i += L) gelu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
-        for (; i < n; i++) dst[dOff + i] = gelu(src[sOff + i]);
+        if (i < n) {
+            VectorMask<Float> tail = S.indexInRange(i, n);
+            gelu(FloatVector.fromArray(S, src, sOff + i, tail)).intoArray(dst, dOff + i, tail);
+        }
     }
 
     private static void applyQuickGelu(float[] src, int sOff, float[] dst, int dOff, int n) {
         int i = 0;
         for (; i <= n - L; i += L) quickGelu(FloatVector.fromArray(S, src, sOff + i)).intoArray(dst, dOff + i);
-        for (; i < n; i++) dst[dOff + i] = quickGelu(src[sOff + i]);
+        if (i < n) {
+            VectorMask<Float> tail = S.indexInRange(i, n);
+            quickGelu(FloatVector.fromArray(S, src, sOff + i, tail)).intoArray(dst, dOff + i, tail);
+        }
     }
 
     /** x·sigmoid(x); for very negative x, e^−x saturates near 1.7e38 and the result is a tiny negative number. */
@@ -64,10 +77,6 @@ final class Pointwise {
     /** CLIP's quick GELU: x·sigmoid(1.702x). */
     static FloatVector quickGelu(FloatVector x) {
         return x.div(VectorMath.exp(x.mul(-1.702f)).add(1f));
-    }
-
-    static float quickGelu(float x) {
-        return x / (1f + (float) Math.exp(-1.702f * x));
     }
 
     /**

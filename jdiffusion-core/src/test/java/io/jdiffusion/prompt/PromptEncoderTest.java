@@ -117,6 +117,36 @@ class PromptEncoderTest {
         assertThat(e.pooled().data).containsExactly(reference.pooled().data);
     }
 
+    /**
+     * A prompt and its negative prompt run as one batch; each result must be what it gives alone (exactly
+     * here; a matrix product deeper than one block of the GEMM may round a row differently in a batch).
+     */
+    @Test
+    void promptsEncodedTogetherGiveWhatEachGivesAlone() {
+        Setup s = setup(Fixtures.tinySd15());
+        Path file = dir.resolve("cat-toy.safetensors");
+        float[] v = new float[s.encoder().hiddenSize()];
+        for (int i = 0; i < v.length; i++) v[i] = (float) Math.cos(0.3 * i);
+        SafeTensorsWriter.write(file, Map.of("<cat-toy>", Weight.ofFloats("<cat-toy>", v, v.length)));
+        Embeddings embeddings = Embeddings.load(List.of(new EmbeddingFile("<cat-toy>", file)));
+        String longEmphasized = "a (photograph:1.3) of a <cat-toy> " + "riding a horse, ".repeat(40) + "[blurry]";
+        List<String> prompts = List.of(longEmphasized, "low quality", "");
+        List<PromptEmbedding> together = s.promptEncoder().encodeAll(prompts, 2, embeddings);
+        List<PromptEmbedding> full = s.promptEncoder().encodeAll(prompts, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        assertThat(together).hasSize(3);
+        assertThat(together.get(0).context().shape).containsExactly(1, 3 * 77, s.encoder().hiddenSize());
+        for (int i = 0; i < prompts.size(); i++) {
+            PromptEmbedding alone = s.promptEncoder().encode(prompts.get(i), 2, embeddings);
+            assertThat(together.get(i).context().shape).containsExactly(alone.context().shape);
+            assertThat(together.get(i).context().data).as(prompts.get(i)).containsExactly(alone.context().data);
+            PromptEmbedding aloneFull = s.promptEncoder().encode(prompts.get(i), embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+            assertThat(full.get(i).context().data).as(prompts.get(i)).containsExactly(aloneFull.context().data);
+            assertThat(full.get(i).pooled().shape).containsExactly(aloneFull.pooled().shape);
+            assertThat(full.get(i).pooled().data).as(prompts.get(i)).containsExactly(aloneFull.pooled().data);
+        }
+        assertThat(together.get(1).context().data).isNotEqualTo(together.get(2).context().data);
+    }
+
     @Test
     void embeddingsOfTheWrongWidthAreRefusedNamingEmbeddingAndModel() {
         Path file = dir.resolve("wide.safetensors");
