@@ -52,6 +52,9 @@ class BenchCommandTest {
         }
         // the report goes to stderr with the progress lines
         assertThat(r.err()).contains("UNet step:", "TFLOP/step", "peak RSS:");
+        // the heap a step allocates: a 64x64 image's UNet step at batch 2 makes some MiB of new arrays
+        String heap = r.err().lines().filter(l -> l.startsWith("UNet heap:")).findFirst().orElseThrow();
+        assertThat(Double.parseDouble(heap.replaceAll("^UNet heap: +([0-9.]+) MiB.*$", "$1"))).isPositive();
     }
 
     @Test

@@ -84,11 +84,13 @@ public final class Bench {
      * @param peakRssMb     VmHWM at the end of the run, MiB
      * @param flops         FLOPs of one step by kind
      * @param rssAfterMb    VmHWM after each phase (generate, load, text, unet, vae), MiB
+     * @param heapAllocatedPerStepMb heap allocated by all threads per timed UNet step, MiB (-1 unknown)
      */
     public record Result(String arch, int width, int height, int threads, double textEncodeS, double unetStepS,
                          double vaeDecodeS, double unetGflops, double peakRssMb,
                          String source, long checkpointBytes, int steps, FlopCounter.Counts flops, double generateS,
-                         double loadS, boolean vaeTiled, long maxHeapMb, Map<String, Double> rssAfterMb) {
+                         double loadS, boolean vaeTiled, long maxHeapMb, Map<String, Double> rssAfterMb,
+                         double heapAllocatedPerStepMb) {
 
         /** The one-line JSON object of {@code --json}. */
         public String toJson() {
@@ -118,6 +120,9 @@ public final class Bench {
                             + " [conv %.0f %%, linear %.0f %%, attention %.0f %%]%n",
                     unetStepS, steps, total / 1e12, unetGflops,
                     percent(flops.conv(), total), percent(flops.linear(), total), percent(flops.attention(), total)));
+            if (heapAllocatedPerStepMb >= 0) {
+                s.append(String.format(Locale.ROOT, "UNet heap:    %.0f MiB allocated per step (every op's output a new array)%n", heapAllocatedPerStepMb));
+            }
             s.append(String.format(Locale.ROOT, "VAE decode:   %.3f s%s%n", vaeDecodeS, vaeTiled ? " (tiled)" : ""));
             s.append(String.format(Locale.ROOT, "peak RSS:     %.0f MiB (after", peakRssMb));
             rssAfterMb.forEach((phase, mb) -> s.append(String.format(Locale.ROOT, " %s %.0f,", phase, mb)));
@@ -199,6 +204,7 @@ public final class Bench {
         progress.accept("UNet: " + o.steps + " timed step" + (o.steps == 1 ? "" : "s"));
         FlopCounter.reset();
         FlopCounter.enable();
+        long allocatedBefore = ProcessMemory.heapAllocatedBytes();
         double unetTotal = 0;
         try {
             for (int i = 0; i < o.steps; i++) {
@@ -213,6 +219,9 @@ public final class Bench {
         FlopCounter.Counts all = FlopCounter.counts();
         FlopCounter.Counts perStep = new FlopCounter.Counts(all.conv() / o.steps, all.linear() / o.steps, all.attention() / o.steps);
         double unetS = unetTotal / o.steps;
+        long allocatedAfter = ProcessMemory.heapAllocatedBytes();
+        double allocatedPerStepMb = allocatedBefore < 0 || allocatedAfter < 0 ? -1
+                : (allocatedAfter - allocatedBefore) / (double) o.steps / (1 << 20);
         rss.put("unet", ProcessMemory.peakRssMb());
 
         progress.accept("VAE decode" + (o.vaeTiling != null ? " (tiled)" : ""));
@@ -227,7 +236,7 @@ public final class Bench {
 
         return new Result(arch, o.width, o.height, Parallel.threads(), textS, unetS, vaeS, perStep.total() / unetS / 1e9,
                 ProcessMemory.peakRssMb(), source, bytes, o.steps, perStep, generateS, loadS, o.vaeTiling != null,
-                Runtime.getRuntime().maxMemory() >> 20, rss);
+                Runtime.getRuntime().maxMemory() >> 20, rss, allocatedPerStepMb);
     }
 
     /**

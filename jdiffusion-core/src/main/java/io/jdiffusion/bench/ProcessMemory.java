@@ -1,6 +1,7 @@
 package io.jdiffusion.bench;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -23,6 +24,18 @@ public final class ProcessMemory {
     /** Current resident set size in MiB, or -1 where unknown. */
     public static double rssMb() {
         return field("VmRSS:");
+    }
+
+    /**
+     * Bytes this JVM's threads have allocated on the heap so far (live threads and, as the JVM counts it,
+     * those that ended), or -1 where the JVM does not say.
+     */
+    public static long heapAllocatedBytes() {
+        if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean threads
+                && threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled()) {
+            return threads.getTotalThreadAllocatedBytes();
+        }
+        return -1;
     }
 
     private static double field(String name) {
