@@ -31,6 +31,17 @@ final class StoredFloats {
 
     /** {@code count} halves starting at byte {@code byteOff} of {@code seg} → dst[off ..]. Exact, subnormals and inf/NaN included. */
     static void halfToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
+        if (seg.isNative()) {
+            // a mapped checkpoint: vectors loaded straight from it (intrinsified for native memory), which
+            // spares the bulk copy's per-call checks, most of the cost for the short rows a GEMM block reads
+            int step = F.length(), i = 0;
+            for (; i <= count - step; i += step) {
+                ShortVector h = ShortVector.fromMemorySegment(H, seg, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN);
+                halfToFloat(h).intoArray(dst, off + i);
+            }
+            for (; i < count; i++) dst[off + i] = Float.float16ToFloat(seg.get(I16_LE, byteOff + 2L * i));
+            return;
+        }
         short[] buf = BUFFER.get();
         for (int c0 = 0; c0 < count; c0 += CHUNK) {
             int n = Math.min(CHUNK, count - c0);
@@ -42,17 +53,22 @@ final class StoredFloats {
     private static void halfToFloat(short[] src, int n, float[] dst, int off) {
         int i = 0;
         for (int step = F.length(); i <= n - step; i += step) {
-            IntVector x = (IntVector) ShortVector.fromArray(H, src, i).convertShape(VectorOperators.S2I, I, 0);
-            // exponent and mantissa moved into float32's fields; scaling by 2^112 rebiases the exponent
-            // (15 → 127) and turns half subnormals into the right normal floats, exactly
-            IntVector mag = x.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-            IntVector bits = mag.reinterpretAsFloats().mul(0x1.0p112f).reinterpretAsInts();
-            VectorMask<Integer> infOrNan = x.and(0x7c00).compare(VectorOperators.EQ, 0x7c00);
-            bits = bits.blend(mag.or(0x7f800000), infOrNan);
-            bits = bits.or(x.and(0x8000).lanewise(VectorOperators.LSHL, 16));
-            bits.reinterpretAsFloats().intoArray(dst, off + i);
+            halfToFloat(ShortVector.fromArray(H, src, i)).intoArray(dst, off + i);
         }
         for (; i < n; i++) dst[off + i] = Float.float16ToFloat(src[i]);
+    }
+
+    /** The halves of h as floats, exactly. */
+    private static FloatVector halfToFloat(ShortVector h) {
+        IntVector x = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        // exponent and mantissa moved into float32's fields; scaling by 2^112 rebiases the exponent
+        // (15 → 127) and turns half subnormals into the right normal floats, exactly
+        IntVector mag = x.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = mag.reinterpretAsFloats().mul(0x1.0p112f).reinterpretAsInts();
+        VectorMask<Integer> infOrNan = x.and(0x7c00).compare(VectorOperators.EQ, 0x7c00);
+        bits = bits.blend(mag.or(0x7f800000), infOrNan);
+        bits = bits.or(x.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+        return bits.reinterpretAsFloats();
     }
 
     /** {@code count} bfloat16 values starting at byte {@code byteOff} of {@code seg} → dst[off ..]. */

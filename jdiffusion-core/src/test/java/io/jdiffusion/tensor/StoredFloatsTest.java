@@ -2,6 +2,7 @@ package io.jdiffusion.tensor;
 
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -11,29 +12,38 @@ import static org.assertj.core.api.Assertions.assertThat;
 class StoredFloatsTest {
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    /** Every one of the 65536 bit patterns, at an odd offset so that vector and scalar paths both run. */
-    private static MemorySegment allPatterns() {
-        MemorySegment seg = MemorySegment.ofArray(new byte[2 * 65536 + 2]);
+    /**
+     * Every one of the 65536 bit patterns, from byte 2 on, in heap memory or (as a mapped checkpoint is)
+     * native memory: the conversion reads the two differently.
+     */
+    private static MemorySegment allPatterns(boolean nativeMemory) {
+        MemorySegment seg = nativeMemory ? Arena.ofAuto().allocate(2 * 65536 + 2) : MemorySegment.ofArray(new byte[2 * 65536 + 2]);
         for (int i = 0; i < 65536; i++) seg.set(I16_LE, 2L + 2L * i, (short) i);
         return seg;
     }
 
     @Test
     void halfConversionIsExactForEveryBitPattern() {
-        MemorySegment seg = allPatterns();
-        float[] out = new float[65536 + 3];
-        StoredFloats.halfToFloat(seg, 2, out, 3, 65536);
-        for (int i = 0; i < 65536; i++) {
-            float expected = Float.float16ToFloat((short) i);
-            float actual = out[3 + i];
-            if (Float.isNaN(expected)) assertThat(actual).as("half %04x", i).isNaN();
-            else assertThat(Float.floatToRawIntBits(actual)).as("half %04x", i).isEqualTo(Float.floatToRawIntBits(expected));
+        for (boolean nativeMemory : new boolean[]{false, true}) {
+            MemorySegment seg = allPatterns(nativeMemory);
+            assertThat(seg.isNative()).isEqualTo(nativeMemory);
+            // 65533 values: the vector loop and a scalar tail both run
+            float[] out = new float[65536 + 3];
+            StoredFloats.halfToFloat(seg, 2, out, 3, 65533);
+            StoredFloats.halfToFloat(seg, 2 + 2 * 65533, out, 3 + 65533, 3);
+            for (int i = 0; i < 65536; i++) {
+                float expected = Float.float16ToFloat((short) i);
+                float actual = out[3 + i];
+                if (Float.isNaN(expected)) assertThat(actual).as("half %04x", i).isNaN();
+                else assertThat(Float.floatToRawIntBits(actual)).as("half %04x native %b", i, nativeMemory)
+                        .isEqualTo(Float.floatToRawIntBits(expected));
+            }
         }
     }
 
     @Test
     void bfloat16ConversionIsExactForEveryBitPattern() {
-        MemorySegment seg = allPatterns();
+        MemorySegment seg = allPatterns(false);
         float[] out = new float[65536];
         StoredFloats.bf16ToFloat(seg, 2, out, 0, 65536);
         for (int i = 0; i < 65536; i++) {
