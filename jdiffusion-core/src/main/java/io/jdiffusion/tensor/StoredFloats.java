@@ -13,9 +13,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Vectorised conversion of stored 16-bit floats (IEEE half, bfloat16) to float32. The 16-bit values are
- * first copied in bulk into a short[] and converted from there: loading vectors straight from a
- * MemorySegment is not always intrinsified (it fell back to a lane-by-lane loop for heap segments).
+ * Vectorised conversion of stored 16-bit floats (IEEE half, bfloat16) to float32. From native memory (a
+ * memory-mapped checkpoint) vectors are loaded straight from the segment. From heap memory the values are
+ * first copied in bulk into a short[] and converted from there: loading vectors straight from a heap
+ * segment is not intrinsified (it fell back to a lane-by-lane loop).
  */
 final class StoredFloats {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -73,16 +74,30 @@ final class StoredFloats {
 
     /** {@code count} bfloat16 values starting at byte {@code byteOff} of {@code seg} → dst[off ..]. */
     static void bf16ToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
+        if (seg.isNative()) {
+            // as in halfToFloat: vectors straight from native memory
+            int step = F.length(), i = 0;
+            for (; i <= count - step; i += step) {
+                bf16ToFloat(ShortVector.fromMemorySegment(H, seg, byteOff + 2L * i, ByteOrder.LITTLE_ENDIAN)).intoArray(dst, off + i);
+            }
+            for (; i < count; i++) dst[off + i] = DType.bf16ToFloat(seg.get(I16_LE, byteOff + 2L * i));
+            return;
+        }
         short[] buf = BUFFER.get();
         for (int c0 = 0; c0 < count; c0 += CHUNK) {
             int n = Math.min(CHUNK, count - c0);
             MemorySegment.copy(seg, I16_LE, byteOff + 2L * c0, buf, 0, n);
             int i = 0;
             for (int step = F.length(); i <= n - step; i += step) {
-                IntVector x = (IntVector) ShortVector.fromArray(H, buf, i).convertShape(VectorOperators.S2I, I, 0);
-                x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, off + c0 + i);
+                bf16ToFloat(ShortVector.fromArray(H, buf, i)).intoArray(dst, off + c0 + i);
             }
             for (; i < n; i++) dst[off + c0 + i] = DType.bf16ToFloat(buf[i]);
         }
+    }
+
+    /** The bfloat16 values of h as floats: their bits are a float's upper half. */
+    private static FloatVector bf16ToFloat(ShortVector h) {
+        IntVector x = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
+        return x.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 }

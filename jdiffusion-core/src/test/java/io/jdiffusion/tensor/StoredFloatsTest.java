@@ -43,11 +43,14 @@ class StoredFloatsTest {
 
     @Test
     void bfloat16ConversionIsExactForEveryBitPattern() {
-        MemorySegment seg = allPatterns(false);
-        float[] out = new float[65536];
-        StoredFloats.bf16ToFloat(seg, 2, out, 0, 65536);
-        for (int i = 0; i < 65536; i++) {
-            assertThat(Float.floatToRawIntBits(out[i])).as("bf16 %04x", i).isEqualTo(i << 16);
+        for (boolean nativeMemory : new boolean[]{false, true}) {
+            MemorySegment seg = allPatterns(nativeMemory);
+            float[] out = new float[65536];
+            StoredFloats.bf16ToFloat(seg, 2, out, 0, 65533);
+            StoredFloats.bf16ToFloat(seg, 2 + 2 * 65533, out, 65533, 3);
+            for (int i = 0; i < 65536; i++) {
+                assertThat(Float.floatToRawIntBits(out[i])).as("bf16 %04x native %b", i, nativeMemory).isEqualTo(i << 16);
+            }
         }
     }
 
