@@ -156,8 +156,16 @@ public final class Gemm {
                     // convert a block of nn columns × len depth, then transpose it within L1
                     for (int j = 0; j < nn; j++) w.read((long) (j0 + jr + j) * k + p0 + pp, rows, j * TRANSPOSE_CHUNK, len);
                     int d = jr * kc + pp * nr;
-                    for (int p = 0; p < len; p++, d += nr) {
-                        for (int j = 0; j < nn; j++) dst[d + j] = rows[j * TRANSPOSE_CHUNK + p];
+                    int p = 0;
+                    if (Transpose16.FITS && nn % Transpose16.N == 0 && nr % Transpose16.N == 0) {
+                        for (; p + Transpose16.N <= len; p += Transpose16.N) {
+                            for (int j = 0; j < nn; j += Transpose16.N) {
+                                Transpose16.block(rows, j * TRANSPOSE_CHUNK + p, TRANSPOSE_CHUNK, dst, d + p * nr + j, nr);
+                            }
+                        }
+                    }
+                    for (; p < len; p++) {
+                        for (int j = 0; j < nn; j++) dst[d + p * nr + j] = rows[j * TRANSPOSE_CHUNK + p];
                     }
                 }
             }
