@@ -1,6 +1,7 @@
 package io.jdiffusion.tensor;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
@@ -25,10 +26,34 @@ final class Convolution {
         int k = cin * kh * kw, pixels = oh * ow;
         float[] bias = b == null ? null : b.toFloats();
         float[] out = new float[batch * cout * pixels];
+        // output rows narrower than a panel (the UNet's smallest levels): the panel rows are several short
+        // runs, clipped at the borders, so the input is first copied with its padding (a small image)
+        float[] padded = stride == 1 && ow < mk.nr && (kh > 1 || kw > 1) ? padded(x, padTop, padLeft, oh + kh - 1, ow + kw - 1) : null;
         Gemm.run(mk, blk, cout, batch * pixels, k, new Gemm.WeightRowsA(w, k),
-                new Im2col(x.data, cin, h, wd, kh, kw, stride, padTop, padLeft, oh, ow), bias, null,
+                new Im2col(x.data, cin, h, wd, kh, kw, stride, padTop, padLeft, oh, ow, padded), bias, null,
                 new Gemm.Out(out, 0, pixels, pixels, cout * pixels), false);
         return new Tensor(out, batch, cout, oh, ow);
+    }
+
+    /** x [B, C, h, w] placed at (top, left) in zero planes of hp×wp (cropped where they are smaller). */
+    private static float[] padded(Tensor x, int top, int left, int hp, int wp) {
+        int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
+        float[] p = new float[planes * hp * wp];
+        int rows = Math.min(h, hp - top), cols = Math.min(w, wp - left);
+        for (int c = 0; c < planes; c++) {
+            for (int y = 0; y < rows; y++) System.arraycopy(x.data, (c * h + y) * w, p, (c * hp + y + top) * wp + left, cols);
+        }
+        return p;
+    }
+
+    /** dst[d ..] = src[s ..] for len floats, in vectors (masked for a part vector). */
+    private static void copyVectors(float[] src, int s, float[] dst, int d, int len) {
+        int lanes = S.length(), t = 0;
+        for (; t + lanes <= len; t += lanes) FloatVector.fromArray(S, src, s + t).intoArray(dst, d + t);
+        if (t < len) {
+            VectorMask<Float> m = S.indexInRange(t, len);
+            FloatVector.fromArray(S, src, s + t, m).intoArray(dst, d + t, m);
+        }
     }
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -57,8 +82,8 @@ final class Convolution {
      * j = (image, oy, ox); the value is that image's input at (ci, oy·stride − padTop + ky,
      * ox·stride − padLeft + kx), zero outside it.
      */
-    record Im2col(float[] x, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow)
-            implements Gemm.BSource {
+    record Im2col(float[] x, int cin, int h, int w, int kh, int kw, int stride, int padTop, int padLeft, int oh, int ow,
+                  float[] padded) implements Gemm.BSource {
         @Override
         public double cost() {
             return 4;
@@ -98,6 +123,10 @@ final class Convolution {
                 }
                 // the panel's columns as runs of consecutive output pixels, worked out once for all its rows
                 int count = panelRuns(image, q, nn, pointwise, runs);
+                if (padded != null) {
+                    packPadded(runs, count, nn, nr, p0, kc, dst, d);
+                    continue;
+                }
                 // (ci, ky, kx) of row p0, stepped along with p
                 int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
                 for (int p = 0; p < kc; p++, d += nr) {
@@ -134,6 +163,31 @@ final class Convolution {
                     if (hi > lo) System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0 + lo, dst, d + lo, hi - lo);
                     if (hi < len) Arrays.fill(dst, d + Math.max(lo, hi), d + len, 0f);
                 }
+                if (++kx == kw) {
+                    kx = 0;
+                    if (++ky == kh) {
+                        ky = 0;
+                        ci++;
+                    }
+                }
+            }
+        }
+
+        /**
+         * A panel from the padded input (stride 1): row p = (ci, ky, kx) of run r is the run's input row
+         * shifted by (ky, kx), read whole with no clipping; zero past nn.
+         */
+        private void packPadded(int[] runs, int count, int nn, int nr, int p0, int kc, float[] dst, int d) {
+            int hp = oh + kh - 1, wp = ow + kw - 1, plane = hp * wp;
+            int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
+            for (int p = 0; p < kc; p++, d += nr) {
+                int shift = ci * plane + ky * wp + kx;
+                for (int r = 0; r < count; r++) {
+                    int at = RUN * r;
+                    int src = runs[at] * cin * plane + runs[at + 1] * wp + runs[at + 2] + shift;
+                    copyVectors(padded, src, dst, d + runs[at + 4], runs[at + 3]);
+                }
+                if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
                 if (++kx == kw) {
                     kx = 0;
                     if (++ky == kh) {
