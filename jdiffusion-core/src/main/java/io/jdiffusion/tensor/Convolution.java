@@ -98,7 +98,22 @@ final class Convolution {
         public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Gemm.Work work) {
             int pixels = oh * ow;
             boolean pointwise = pointwise();
-            int[] runs = work.runs(RUN * nr);
+            int[] ints = work.ints(RUN * nr + 3 * kc);
+            int[] runs = ints;
+            // (ci, ky, kx) of each of the block's rows, at ints[taps + 3·p ..], worked out once for all its panels
+            int taps = RUN * nr;
+            for (int p = 0, ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw; p < kc; p++) {
+                ints[taps + 3 * p] = ci;
+                ints[taps + 3 * p + 1] = ky;
+                ints[taps + 3 * p + 2] = kx;
+                if (++kx == kw) {
+                    kx = 0;
+                    if (++ky == kh) {
+                        ky = 0;
+                        ci++;
+                    }
+                }
+            }
             for (int jr = 0; jr < nc; jr += nr) {
                 int nn = Math.min(nr, nc - jr);
                 int first = j0 + jr;
@@ -115,7 +130,7 @@ final class Convolution {
                 }
                 if (!pointwise && stride == 1 && q % ow + nn <= ow) {
                     // the common case when output rows are at least a panel wide: one run, filled down all rows
-                    packRun(image, q / ow, q % ow, nn, nr, p0, kc, dst, d);
+                    packRun(image, q / ow, q % ow, nn, nr, kc, ints, taps, dst, d);
                     if (nn < nr) {
                         for (int p = 0; p < kc; p++) Arrays.fill(dst, d + p * nr + nn, d + (p + 1) * nr, 0f);
                     }
@@ -124,33 +139,24 @@ final class Convolution {
                 // the panel's columns as runs of consecutive output pixels, worked out once for all its rows
                 int count = panelRuns(image, q, nn, pointwise, runs);
                 if (padded != null) {
-                    packPadded(runs, count, nn, nr, p0, kc, dst, d);
+                    packPadded(runs, count, nn, nr, kc, ints, taps, dst, d);
                     continue;
                 }
-                // (ci, ky, kx) of row p0, stepped along with p
-                int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
-                for (int p = 0; p < kc; p++, d += nr) {
-                    gatherRow(ci, ky, kx, runs, count, pointwise, dst, d);
+                for (int p = 0, t = taps; p < kc; p++, d += nr, t += 3) {
+                    gatherRow(ints[t], ints[t + 1], ints[t + 2], runs, count, pointwise, dst, d);
                     if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
-                    if (++kx == kw) {
-                        kx = 0;
-                        if (++ky == kh) {
-                            ky = 0;
-                            ci++;
-                        }
-                    }
                 }
             }
         }
 
         /**
-         * A stride-1 run of len output pixels of image from (oy, ox0) on, for the kc rows from p0: row p at
-         * dst[d + p·nr ..] is len consecutive input values.
+         * A stride-1 run of len output pixels of image from (oy, ox0) on, for the block's kc rows (their (ci,
+         * ky, kx) at ints[taps ..]): row p at dst[d + p·nr ..] is len consecutive input values.
          */
-        private void packRun(int image, int oy, int ox0, int len, int nr, int p0, int kc, float[] dst, int d) {
-            int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
+        private void packRun(int image, int oy, int ox0, int len, int nr, int kc, int[] ints, int taps, float[] dst, int d) {
             int ixFirst = ox0 - padLeft;
-            for (int p = 0; p < kc; p++, d += nr) {
+            for (int p = 0, t = taps; p < kc; p++, d += nr, t += 3) {
+                int ci = ints[t], ky = ints[t + 1], kx = ints[t + 2];
                 int iy = oy - padTop + ky, ix0 = ixFirst + kx;
                 if (iy < 0 || iy >= h) {
                     Arrays.fill(dst, d, d + len, 0f);
@@ -163,13 +169,6 @@ final class Convolution {
                     if (hi > lo) System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0 + lo, dst, d + lo, hi - lo);
                     if (hi < len) Arrays.fill(dst, d + Math.max(lo, hi), d + len, 0f);
                 }
-                if (++kx == kw) {
-                    kx = 0;
-                    if (++ky == kh) {
-                        ky = 0;
-                        ci++;
-                    }
-                }
             }
         }
 
@@ -177,24 +176,16 @@ final class Convolution {
          * A panel from the padded input (stride 1): row p = (ci, ky, kx) of run r is the run's input row
          * shifted by (ky, kx), read whole with no clipping; zero past nn.
          */
-        private void packPadded(int[] runs, int count, int nn, int nr, int p0, int kc, float[] dst, int d) {
+        private void packPadded(int[] runs, int count, int nn, int nr, int kc, int[] ints, int taps, float[] dst, int d) {
             int hp = oh + kh - 1, wp = ow + kw - 1, plane = hp * wp;
-            int ci = p0 / (kh * kw), ky = p0 / kw % kh, kx = p0 % kw;
-            for (int p = 0; p < kc; p++, d += nr) {
-                int shift = ci * plane + ky * wp + kx;
+            for (int p = 0, t = taps; p < kc; p++, d += nr, t += 3) {
+                int shift = ints[t] * plane + ints[t + 1] * wp + ints[t + 2];
                 for (int r = 0; r < count; r++) {
                     int at = RUN * r;
                     int src = runs[at] * cin * plane + runs[at + 1] * wp + runs[at + 2] + shift;
                     copyVectors(padded, src, dst, d + runs[at + 4], runs[at + 3]);
                 }
                 if (nn < nr) Arrays.fill(dst, d + nn, d + nr, 0f);
-                if (++kx == kw) {
-                    kx = 0;
-                    if (++ky == kh) {
-                        ky = 0;
-                        ci++;
-                    }
-                }
             }
         }
 

@@ -191,11 +191,12 @@ public final class Gemm {
     /** Per-thread packing buffers, grown on demand and kept (no allocation per call). */
     static final class Work {
         float[] ap = new float[0], bp = new float[0], tile = new float[0], row = new float[0];
-        int[] runs = new int[0];
+        int[] ints = new int[0];
 
-        int[] runs(int n) {
-            if (runs.length < n) runs = new int[n];
-            return runs;
+        /** Integer scratch of a B source (a convolution's runs and taps). */
+        int[] ints(int n) {
+            if (ints.length < n) ints = new int[n];
+            return ints;
         }
 
         float[] ap(int n) {
