@@ -85,12 +85,13 @@ public final class Bench {
      * @param flops         FLOPs of one step by kind
      * @param rssAfterMb    VmHWM after each phase (generate, load, text, unet, vae), MiB
      * @param heapAllocatedPerStepMb heap allocated by all threads per timed UNet step, MiB (-1 unknown)
+     * @param unetBusyCores process CPU time over wall time during the timed steps (-1 unknown)
      */
     public record Result(String arch, int width, int height, int threads, double textEncodeS, double unetStepS,
                          double vaeDecodeS, double unetGflops, double peakRssMb,
                          String source, long checkpointBytes, int steps, FlopCounter.Counts flops, double generateS,
                          double loadS, boolean vaeTiled, long maxHeapMb, Map<String, Double> rssAfterMb,
-                         double heapAllocatedPerStepMb) {
+                         double heapAllocatedPerStepMb, double unetBusyCores) {
 
         /** The one-line JSON object of {@code --json}. */
         public String toJson() {
@@ -122,6 +123,9 @@ public final class Bench {
                     percent(flops.conv(), total), percent(flops.linear(), total), percent(flops.attention(), total)));
             if (heapAllocatedPerStepMb >= 0) {
                 s.append(String.format(Locale.ROOT, "UNet heap:    %.0f MiB allocated per step (every op's output a new array)%n", heapAllocatedPerStepMb));
+            }
+            if (unetBusyCores >= 0) {
+                s.append(String.format(Locale.ROOT, "UNet CPU:     %.2f cores busy on average (of %d threads)%n", unetBusyCores, threads));
             }
             s.append(String.format(Locale.ROOT, "VAE decode:   %.3f s%s%n", vaeDecodeS, vaeTiled ? " (tiled)" : ""));
             s.append(String.format(Locale.ROOT, "peak RSS:     %.0f MiB (after", peakRssMb));
@@ -204,7 +208,7 @@ public final class Bench {
         progress.accept("UNet: " + o.steps + " timed step" + (o.steps == 1 ? "" : "s"));
         FlopCounter.reset();
         FlopCounter.enable();
-        long allocatedBefore = ProcessMemory.heapAllocatedBytes();
+        long allocatedBefore = ProcessMemory.heapAllocatedBytes(), cpuBefore = ProcessMemory.processCpuNanos();
         double unetTotal = 0;
         try {
             for (int i = 0; i < o.steps; i++) {
@@ -219,7 +223,9 @@ public final class Bench {
         FlopCounter.Counts all = FlopCounter.counts();
         FlopCounter.Counts perStep = new FlopCounter.Counts(all.conv() / o.steps, all.linear() / o.steps, all.attention() / o.steps);
         double unetS = unetTotal / o.steps;
-        long allocatedAfter = ProcessMemory.heapAllocatedBytes();
+        long allocatedAfter = ProcessMemory.heapAllocatedBytes(), cpuAfter = ProcessMemory.processCpuNanos();
+        // cores kept busy on average: near the thread count when the step runs in parallel as it should
+        double busyCores = cpuBefore < 0 || cpuAfter < 0 ? -1 : (cpuAfter - cpuBefore) / 1e9 / unetTotal;
         double allocatedPerStepMb = allocatedBefore < 0 || allocatedAfter < 0 ? -1
                 : (allocatedAfter - allocatedBefore) / (double) o.steps / (1 << 20);
         rss.put("unet", ProcessMemory.peakRssMb());
@@ -236,7 +242,7 @@ public final class Bench {
 
         return new Result(arch, o.width, o.height, Parallel.threads(), textS, unetS, vaeS, perStep.total() / unetS / 1e9,
                 ProcessMemory.peakRssMb(), source, bytes, o.steps, perStep, generateS, loadS, o.vaeTiling != null,
-                Runtime.getRuntime().maxMemory() >> 20, rss, allocatedPerStepMb);
+                Runtime.getRuntime().maxMemory() >> 20, rss, allocatedPerStepMb, busyCores);
     }
 
     /**

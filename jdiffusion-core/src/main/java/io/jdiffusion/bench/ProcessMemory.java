@@ -38,6 +38,14 @@ public final class ProcessMemory {
         return -1;
     }
 
+    /** CPU time this process has used so far, in nanoseconds (all threads), or -1 where the JVM does not say. */
+    public static long processCpuNanos() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getProcessCpuTime();
+        }
+        return -1;
+    }
+
     private static double field(String name) {
         try {
             for (String line : Files.readAllLines(STATUS)) {
