@@ -10,6 +10,7 @@ import io.jdiffusion.prompt.PromptEmbedding;
 import io.jdiffusion.prompt.PromptEncoder;
 import io.jdiffusion.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -89,10 +90,19 @@ public final class SdxlConditioning {
      * joined channel by channel) and pooled [1, projection] (the second encoder's, first chunk).
      */
     public PromptEmbedding encode(String prompt, Embeddings embeddings) {
-        PromptEmbedding b = second.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        return encodeAll(List.of(prompt), embeddings).getFirst();
+    }
+
+    /** Prompts through both encoders, each encoder running them as one batch. */
+    private List<PromptEmbedding> encodeAll(List<String> prompts, Embeddings embeddings) {
+        List<PromptEmbedding> b = second.encodeAll(prompts, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
         if (first == null) return b;
-        PromptEmbedding a = first.encode(prompt, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
-        return new PromptEmbedding(concatChannels(a.context(), b.context()), b.pooled());
+        List<PromptEmbedding> a = first.encodeAll(prompts, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
+        List<PromptEmbedding> joined = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            joined.add(new PromptEmbedding(concatChannels(a.get(i).context(), b.get(i).context()), b.get(i).pooled()));
+        }
+        return joined;
     }
 
     /** Whether the embedding has vectors for both text encoders, of their widths. */
@@ -126,12 +136,7 @@ public final class SdxlConditioning {
         if (negativePrompt.isEmpty() && forceZerosForEmptyPrompt) {
             return List.of(encode(prompt, embeddings), encodeNegative(negativePrompt, embeddings));
         }
-        List<String> both = List.of(prompt, negativePrompt);
-        List<PromptEmbedding> b = second.encodeAll(both, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
-        if (first == null) return b;
-        List<PromptEmbedding> a = first.encodeAll(both, embeddings, ClipTextEncoder.Output::penultimateHiddenState);
-        return List.of(new PromptEmbedding(concatChannels(a.get(0).context(), b.get(0).context()), b.get(0).pooled()),
-                new PromptEmbedding(concatChannels(a.get(1).context(), b.get(1).context()), b.get(1).pooled()));
+        return encodeAll(List.of(prompt, negativePrompt), embeddings);
     }
 
     /** [B, T, C1] and [B, T, C2] → [B, T, C1 + C2]. */

@@ -60,21 +60,17 @@ final class Convolution {
 
     /**
      * dst[dj + t] = x[rowBase + ix0 + t] for t below run, zero where the input column ix0 + t is outside
-     * [0, w) (the padding): whole vectors in the interior, masked ones at the borders.
+     * [0, w) (the padding): the valid columns one bulk copy, the padding around them filled.
      */
     private static void copyClipped(float[] x, int rowBase, int ix0, int w, float[] dst, int dj, int run) {
-        int lanes = S.length();
-        for (int t = 0; t < run; t += lanes) {
-            int cnt = Math.min(lanes, run - t);
-            int ix = ix0 + t;
-            int lo = Math.max(0, -ix), hi = Math.min(cnt, w - ix); // valid lanes [lo, hi)
-            FloatVector v;
-            if (lo == 0 && hi == lanes) v = FloatVector.fromArray(S, x, rowBase + ix);
-            else if (hi > lo) v = FloatVector.fromArray(S, x, rowBase + ix, S.indexInRange(-lo, hi - lo));
-            else v = FloatVector.zero(S);
-            if (cnt == lanes) v.intoArray(dst, dj + t);
-            else v.intoArray(dst, dj + t, S.indexInRange(0, cnt));
+        if (ix0 >= 0 && ix0 + run <= w) {
+            System.arraycopy(x, rowBase + ix0, dst, dj, run);
+            return;
         }
+        int lo = Math.max(0, -ix0), hi = Math.min(run, w - ix0);
+        if (lo > 0) Arrays.fill(dst, dj, dj + Math.min(lo, run), 0f); // lo may pass run: a run wholly left of the image
+        if (hi > lo) System.arraycopy(x, rowBase + ix0 + lo, dst, dj + lo, hi - lo);
+        if (hi < run) Arrays.fill(dst, dj + Math.max(lo, hi), dj + run, 0f);
     }
 
     /**
@@ -158,17 +154,8 @@ final class Convolution {
             for (int p = 0, t = taps; p < kc; p++, d += nr, t += 3) {
                 int ci = ints[t], ky = ints[t + 1], kx = ints[t + 2];
                 int iy = oy - padTop + ky, ix0 = ixFirst + kx;
-                if (iy < 0 || iy >= h) {
-                    Arrays.fill(dst, d, d + len, 0f);
-                } else if (ix0 >= 0 && ix0 + len <= w) {
-                    System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0, dst, d, len);
-                } else {
-                    // the valid input columns [lo, hi) of the run copied, the padding around them zero
-                    int lo = Math.max(0, -ix0), hi = Math.min(len, w - ix0);
-                    if (lo > 0) Arrays.fill(dst, d, d + lo, 0f);
-                    if (hi > lo) System.arraycopy(x, ((image * cin + ci) * h + iy) * w + ix0 + lo, dst, d + lo, hi - lo);
-                    if (hi < len) Arrays.fill(dst, d + Math.max(lo, hi), d + len, 0f);
-                }
+                if (iy < 0 || iy >= h) Arrays.fill(dst, d, d + len, 0f);
+                else copyClipped(x, ((image * cin + ci) * h + iy) * w, ix0, w, dst, d, len);
             }
         }
 
