@@ -6,8 +6,6 @@ import io.jdiffusion.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,20 +18,15 @@ class BenchCommandTest {
     @TempDir
     Path dir;
 
-    private record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir).execute(args);
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(String... args) {
+        return CliRun.run(dir, null, args);
     }
 
     @Test
     void jsonIsOneObjectWithTheDocumentedFields() throws Exception {
         Path model = Fixtures.require("tiny-sd15.safetensors");
 
-        Result r = run("bench", "--model", model.toString(), "--width", "64", "--height", "64", "--steps", "1",
+        CliRun r = run("bench", "--model", model.toString(), "--width", "64", "--height", "64", "--steps", "1",
                 "--threads", "1", "--json");
 
         assertThat(r.exitCode()).as(r.err()).isZero();
@@ -59,7 +52,7 @@ class BenchCommandTest {
 
     @Test
     void unknownArchitectureIsOneLineError() {
-        Result r = run("bench", "--arch", "sd99");
+        CliRun r = run("bench", "--arch", "sd99");
 
         assertThat(r.exitCode()).isEqualTo(Main.EXIT_USER_ERROR);
         assertThat(r.err().lines().toList()).containsExactly("error: --arch: 'sd99' is not one of sd15, sd21, sdxl");
@@ -67,7 +60,7 @@ class BenchCommandTest {
 
     @Test
     void sizeThatIsNoMultipleOfEightIsRefusedBeforeAnythingRuns() {
-        Result r = run("bench", "--arch", "sd15", "--width", "100");
+        CliRun r = run("bench", "--arch", "sd15", "--width", "100");
 
         assertThat(r.exitCode()).isEqualTo(Main.EXIT_USER_ERROR);
         assertThat(r.err().lines().toList()).containsExactly("error: --width: 100 is not a multiple of 8 in 64..4096");

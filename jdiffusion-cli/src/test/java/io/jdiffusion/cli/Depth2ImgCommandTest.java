@@ -10,8 +10,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,13 +22,8 @@ class Depth2ImgCommandTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(List<String> args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir).execute(args.toArray(String[]::new));
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(List<String> args) {
+        return CliRun.run(dir, null, args.toArray(String[]::new));
     }
 
     private Path output() throws IOException {
@@ -60,7 +53,7 @@ class Depth2ImgCommandTest {
         JsonNode c = fixtureCase("depth2img_ddim");
         List<String> args = caseArgs(c, model("single_file"));
         args.addAll(List.of("--depth-map", Fixtures.require(c.get("depth_map_png").asText()).toString()));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         ImageDelta.between(output(), Fixtures.require(c.get("image").asText())).assertWithinTolerance("depth2img_ddim");
         Infotext info = Infotext.parse(Png.read(output()).text().get("parameters"));
@@ -71,7 +64,7 @@ class Depth2ImgCommandTest {
     @Test
     void estimatedDepthGivesTheReferenceImage() throws IOException {
         JsonNode c = fixtureCase("depth2img_ddim_estimated");
-        Result r = run(caseArgs(c, model("diffusers_dir")));
+        CliRun r = run(caseArgs(c, model("diffusers_dir")));
         assertThat(r.exitCode()).as(r.err()).isZero();
         ImageDelta.between(output(), Fixtures.require(c.get("image").asText())).assertWithinTolerance("depth2img_ddim_estimated");
         assertThat(Infotext.parse(Png.read(output()).text().get("parameters")).get("Depth")).isEqualTo("estimated");
@@ -83,7 +76,7 @@ class Depth2ImgCommandTest {
         JsonNode c = fixtureCase("depth2img_ddim_estimated");
         List<String> args = caseArgs(c, model("single_file"));
         args.addAll(List.of("--depth-model", Generated.dir("tiny-dpt-hybrid").toString()));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         Png.Image png = Png.read(output());
         assertThat(png.width()).isEqualTo(c.get("width").asInt());
@@ -93,7 +86,7 @@ class Depth2ImgCommandTest {
 
     @Test
     void aSingleFileWithoutDepthIsOneLineError() throws IOException {
-        Result r = run(caseArgs(fixtureCase("depth2img_ddim"), model("single_file")));
+        CliRun r = run(caseArgs(fixtureCase("depth2img_ddim"), model("single_file")));
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").contains("--depth-map").contains("--depth-model");
         assertThat(output()).doesNotExist();
@@ -103,7 +96,7 @@ class Depth2ImgCommandTest {
     void anOrdinaryModelIsRefused() throws IOException {
         List<String> args = caseArgs(fixtureCase("depth2img_ddim"), Fixtures.tinySd15());
         args.addAll(List.of("--depth-map", Fixtures.require("tiny-sd2-depth-ref/depth_map.png").toString()));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").contains("depth model");
         assertThat(output()).doesNotExist();
@@ -113,7 +106,7 @@ class Depth2ImgCommandTest {
     void aMissingDepthMapIsOneLineError() throws IOException {
         List<String> args = caseArgs(fixtureCase("depth2img_ddim"), model("diffusers_dir"));
         args.addAll(List.of("--depth-map", dir.resolve("nothing.png").toString()));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").contains("--depth-map").contains("no such file");
     }

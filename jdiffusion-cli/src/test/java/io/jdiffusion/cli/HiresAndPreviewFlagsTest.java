@@ -12,8 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,14 +25,8 @@ class HiresAndPreviewFlagsTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(Txt2ImgCommand.Pipeline pipeline, String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = (pipeline == null ? Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir)
-                : Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir, pipeline)).execute(args);
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(Txt2ImgCommand.Pipeline pipeline, String... args) {
+        return CliRun.run(dir, pipeline, args);
     }
 
     /** Records the hires fix it is given and returns blank images of the size it would make. */
@@ -74,7 +66,7 @@ class HiresAndPreviewFlagsTest {
         assertThat(run(recorder, args("--hires").toArray(String[]::new)).exitCode()).isZero();
         assertThat(recorder.hires.get()).isEqualTo(new HiresFix(2, 0, 0.7, HiresFix.Upscaler.LATENT));
 
-        Result r = run(recorder, args("--hires-scale", "1.5", "--hires-steps", "4", "--hires-denoise", "0.45",
+        CliRun r = run(recorder, args("--hires-scale", "1.5", "--hires-steps", "4", "--hires-denoise", "0.45",
                 "--hires-upscaler", "lanczos").toArray(String[]::new));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(recorder.hires.get()).isEqualTo(new HiresFix(1.5, 4, 0.45, HiresFix.Upscaler.LANCZOS));
@@ -88,7 +80,7 @@ class HiresAndPreviewFlagsTest {
                 {"--preview-every", "0", "--preview-file", "p.png"}, {"--preview-file", "no/such/folder/p.png"},
                 {"--preview-file", "p.jpg"}}) {
             Recorder recorder = new Recorder();
-            Result r = run(recorder, args(flags).toArray(String[]::new));
+            CliRun r = run(recorder, args(flags).toArray(String[]::new));
             assertThat(r.exitCode()).as(String.join(" ", flags)).isNotZero();
             assertThat(recorder.called).as(String.join(" ", flags)).isFalse();
             assertThat(r.err().strip()).as(String.join(" ", flags)).startsWith("error: " + flags[0])
@@ -100,7 +92,7 @@ class HiresAndPreviewFlagsTest {
     @Test
     void tinyModelHiresWithPreviews() throws IOException {
         Path output = dir.resolve("fox.png"), preview = dir.resolve("preview.png");
-        Result r = run(null, "txt2img", "--model", Fixtures.tinySd15().toString(), "--prompt", "a fox", "--seed", "7",
+        CliRun r = run(null, "txt2img", "--model", Fixtures.tinySd15().toString(), "--prompt", "a fox", "--seed", "7",
                 "--steps", "2", "--width", "32", "--height", "40", "--hires-steps", "2", "--hires-denoise", "0.5",
                 "--hires-upscaler", "lanczos", "--preview-every", "3", "--preview-file", preview.toString(),
                 "--output", output.toString());

@@ -21,7 +21,6 @@ import picocli.CommandLine;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,13 +37,8 @@ class ImageCommandsTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(List<String> args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir).execute(args.toArray(String[]::new));
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(List<String> args) {
+        return CliRun.run(dir, null, args.toArray(String[]::new));
     }
 
     private Path output() throws IOException {
@@ -72,7 +66,7 @@ class ImageCommandsTest {
     @Test
     void img2imgGivesTheReferenceImage() throws IOException {
         JsonNode c = fixtureCase("img2img_euler_a_50");
-        Result r = run(caseArgs("img2img", c));
+        CliRun r = run(caseArgs("img2img", c));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out().strip()).isEqualTo(output().toString());
         assertMatchesReference(output(), Fixtures.require(c.get("image").asText()));
@@ -87,7 +81,7 @@ class ImageCommandsTest {
         List<String> args = caseArgs("inpaint", c);
         args.addAll(List.of("--mask", Fixtures.require(c.get("mask").asText()).toString(),
                 "--width", c.get("width").asText(), "--height", c.get("height").asText(), "--no-overlay"));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertMatchesReference(output(), Fixtures.require(c.get("image").asText()));
     }
@@ -100,7 +94,7 @@ class ImageCommandsTest {
         replace(args, "--strength", "0.6");
         args.addAll(List.of("--mask", Fixtures.require(c.get("mask").asText()).toString(), "--masked-content", "latent-nothing",
                 "--only-masked", "--only-masked-padding", "8"));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).as(r.err()).isZero();
         Png.Image written = Png.read(output());
 
@@ -123,7 +117,7 @@ class ImageCommandsTest {
 
     @Test
     void outpaintWritesTheGrownCanvas() throws IOException {
-        Result r = run(List.of("outpaint", "--model", Fixtures.tinySd15().toString(), "--init-image",
+        CliRun r = run(List.of("outpaint", "--model", Fixtures.tinySd15().toString(), "--init-image",
                 Fixtures.require("tiny-sd15-ref/init.png").toString(), "--extend", "0,0,16,0", "--prompt", "a horse",
                 "--steps", "2", "--seed", "3", "--output", output().toString()));
         assertThat(r.exitCode()).as(r.err()).isZero();
@@ -135,12 +129,12 @@ class ImageCommandsTest {
     @Test
     void imageCommandsTakeLorasAndTheirPromptTags() throws IOException {
         JsonNode c = fixtureCase("img2img_euler_a_50");
-        Result plain = run(caseArgs("img2img", c));
+        CliRun plain = run(caseArgs("img2img", c));
         assertThat(plain.exitCode()).as(plain.err()).isZero();
         byte[] without = Png.read(output()).rgb();
         List<String> withLora = caseArgs("img2img", c);
         withLora.addAll(List.of("--lora", Fixtures.require("tiny-sd15-ref/lora-attn.safetensors") + ":1"));
-        Result r = run(withLora);
+        CliRun r = run(withLora);
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(Png.read(output()).rgb()).as("the LoRA changes the image").isNotEqualTo(without);
 
@@ -172,7 +166,7 @@ class ImageCommandsTest {
 
     // --- bad input: one line, exit 1, nothing written ---
 
-    private void assertRefused(Result r, String... fragments) throws IOException {
+    private void assertRefused(CliRun r, String... fragments) throws IOException {
         assertThat(r.exitCode()).as(r.err()).isEqualTo(1);
         List<String> lines = r.err().lines().toList();
         assertThat(lines).as("stderr").hasSize(1);
@@ -256,7 +250,7 @@ class ImageCommandsTest {
     void badExtend() throws IOException {
         for (String[] bad : new String[][]{{"8,8,-8,0", "negative"}, {"8,8", "four numbers"}, {"8,x,8,8", "'x'"},
                 {"0,0,0,0", "nothing to add"}}) {
-            Result r = run(List.of("outpaint", "--model", Fixtures.tinySd15().toString(), "--init-image",
+            CliRun r = run(List.of("outpaint", "--model", Fixtures.tinySd15().toString(), "--init-image",
                     Fixtures.require("tiny-sd15-ref/init.png").toString(), "--extend", bad[0], "--prompt", "x",
                     "--output", output().toString()));
             assertRefused(r, "--extend", bad[1]);

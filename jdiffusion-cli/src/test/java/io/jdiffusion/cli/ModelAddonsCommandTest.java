@@ -17,8 +17,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -34,14 +32,8 @@ class ModelAddonsCommandTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(Txt2ImgCommand.Pipeline pipeline, String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = (pipeline == null ? Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir)
-                : Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir, pipeline)).execute(args);
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(Txt2ImgCommand.Pipeline pipeline, String... args) {
+        return CliRun.run(dir, pipeline, args);
     }
 
     /** An A1111 folder: the tiny model as a .ckpt, the two fixture LoRAs, the model's own VAE as a separate file. */
@@ -76,7 +68,7 @@ class ModelAddonsCommandTest {
     @Test
     void modelsListsWhatTheFolderHolds() throws IOException {
         Path root = a1111();
-        Result r = run(null, "models", "--models-dir", root.toString());
+        CliRun r = run(null, "models", "--models-dir", root.toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out()).contains("Checkpoints (models/Stable-diffusion): 1\n  tiny/tiny-sd15  ",
                 "LoRA (models/Lora, models/LyCORIS): 2\n  lora-attn  ", "  lora-full  ",
@@ -90,7 +82,7 @@ class ModelAddonsCommandTest {
         // "In A1111 prompt syntax: <lora:lora-attn:0.8>", with the model found by its name
         List<String> args = caseFlags(c, c.get("prompt").asText() + "<lora:lora-attn:" + c.get("weight").asText() + ">", out);
         args.addAll(List.of("--models-dir", root.toString(), "--model", "tiny-sd15"));
-        Result r = run(null, args.toArray(String[]::new));
+        CliRun r = run(null, args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.err()).isZero();
         ImageDelta.between(out, Fixtures.require(c.get("image").asText())).assertWithinTolerance(c.get("id").asText());
         // A1111 keeps the tag in the infotext's prompt, so that the parameters bring the LoRA back
@@ -105,7 +97,7 @@ class ModelAddonsCommandTest {
         args.addAll(List.of("--model", Fixtures.require("tiny-sd15.safetensors").toString(),
                 "--lora", Fixtures.require(c.get("lora").asText()) + ":" + c.get("weight").asText(),
                 "--vae", root.resolve("models/VAE/tiny-vae.safetensors").toString()));
-        Result r = run(null, args.toArray(String[]::new));
+        CliRun r = run(null, args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.err()).isZero();
         // the swapped-in VAE holds the model's own weights: the image is still the reference
         ImageDelta.between(out, Fixtures.require(c.get("image").asText())).assertWithinTolerance(c.get("id").asText());
@@ -116,7 +108,7 @@ class ModelAddonsCommandTest {
         List<String> otherArgs = caseFlags(c, c.get("prompt").asText(), other);
         otherArgs.addAll(List.of("--model", Fixtures.require("tiny-sd15.safetensors").toString(),
                 "--vae", Fixtures.require("tiny-sd2-depth/vae").toString()));
-        Result r2 = run(null, otherArgs.toArray(String[]::new));
+        CliRun r2 = run(null, otherArgs.toArray(String[]::new));
         assertThat(r2.exitCode()).as(r2.err()).isZero();
         assertThat(Infotext.parse(Png.read(other).text().get("parameters")).get("VAE")).as("a diffusers vae folder").isEqualTo("tiny-sd2-depth/vae");
         assertThat(ImageDelta.between(other, Fixtures.require(c.get("base_image").asText())).mean()).isGreaterThan(1.0);
@@ -142,7 +134,7 @@ class ModelAddonsCommandTest {
         };
         Path loraFile = root.resolve("models/Lora/lora-full.safetensors");
         Path hypernet = Files.write(Files.createDirectories(root.resolve("models/hypernetworks")).resolve("anime.pt"), new byte[]{1});
-        Result r = run(recorder, "txt2img", "--models-dir", root.resolve("models").toString(), "--model", "tiny/tiny-sd15.ckpt",
+        CliRun r = run(recorder, "txt2img", "--models-dir", root.resolve("models").toString(), "--model", "tiny/tiny-sd15.ckpt",
                 "--prompt", "a <lora:lora-attn:0.5:0.25>fox<hypernet:anime:0.3>", "--lora", "lora-full:2", "--lora", loraFile.toString(),
                 "--vae", "tiny-vae", "--width", "64", "--height", "64", "--output", dir.resolve("x.png").toString());
         assertThat(r.exitCode()).as(r.err()).isZero();
@@ -162,7 +154,7 @@ class ModelAddonsCommandTest {
 
         List<String> tagWithoutDir = new ArrayList<>(base);
         tagWithoutDir.addAll(List.of("--model", model.toString(), "--prompt", "a cat <lora:style:1>"));
-        Result r = run(null, tagWithoutDir.toArray(String[]::new));
+        CliRun r = run(null, tagWithoutDir.toArray(String[]::new));
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).isEqualTo("error: prompt: <lora:style:...> needs --models-dir to find the LoRA");
 

@@ -9,8 +9,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,20 +30,15 @@ class ModelInputTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir).execute(args);
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(String... args) {
+        return CliRun.run(dir, null, args);
     }
 
     private Path output() {
         return dir.resolve("out").resolve("image.png");
     }
 
-    private Result txt2img(Path model, String... extra) throws IOException {
+    private CliRun txt2img(Path model, String... extra) throws IOException {
         Files.createDirectories(output().getParent());
         List<String> args = new ArrayList<>(List.of("txt2img", "--model", model.toString(), "--prompt", "a cat",
                 "--steps", "2", "--width", "64", "--height", "64", "--seed", "1", "--output", output().toString()));
@@ -53,7 +46,7 @@ class ModelInputTest {
         return run(args.toArray(String[]::new));
     }
 
-    private void assertRefused(Result r, String... fragments) throws IOException {
+    private void assertRefused(CliRun r, String... fragments) throws IOException {
         assertThat(r.exitCode()).as(r.err()).isEqualTo(1);
         List<String> lines = r.err().lines().toList();
         assertThat(lines).as("stderr").hasSize(1);
@@ -137,7 +130,7 @@ class ModelInputTest {
         Path model = Fixtures.require("tiny-sd15.safetensors");
         Path expected = Fixtures.require("tiny-sd15-ref/txt2img_euler_a.png");
         Files.createDirectories(output().getParent());
-        Result r = run("txt2img", "--model", model.toString(), "--prompt", "a photograph of an astronaut riding a horse",
+        CliRun r = run("txt2img", "--model", model.toString(), "--prompt", "a photograph of an astronaut riding a horse",
                 "--negative-prompt", "blurry, low quality", "--sampler", "Euler a", "--steps", "4", "--cfg-scale", "7.5",
                 "--seed", "103", "--width", "64", "--height", "64", "--output", output().toString());
         assertThat(r.exitCode()).as(r.err()).isZero();

@@ -14,8 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -32,15 +30,8 @@ class RefinerCommandTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(Txt2ImgCommand.Pipeline pipeline, List<String> args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = (pipeline == null ? Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir)
-                : Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir, pipeline))
-                .execute(args.toArray(String[]::new));
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(Txt2ImgCommand.Pipeline pipeline, List<String> args) {
+        return CliRun.run(dir, pipeline, args.toArray(String[]::new));
     }
 
     /** Records what it is asked to run and returns a blank image. */
@@ -75,7 +66,7 @@ class RefinerCommandTest {
     void refinerFlagsReachThePipeline() throws IOException {
         Recorder recorder = new Recorder();
         Path refiner = dir.resolve("refiner.safetensors");
-        Result r = run(recorder, args("--refiner", refiner.toString()));
+        CliRun r = run(recorder, args("--refiner", refiner.toString()));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(recorder.refiner).isEqualTo(new Refiner.Settings(refiner, 0.8));
         assertThat(recorder.request.aestheticScores()).isNull();
@@ -103,7 +94,7 @@ class RefinerCommandTest {
 
     private void assertOneLineError(List<String> args, String start) {
         Recorder recorder = new Recorder();
-        Result r = run(recorder, args);
+        CliRun r = run(recorder, args);
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err().strip()).startsWith("error: " + start).doesNotContain("\n");
         assertThat(recorder.request).isNull();
@@ -114,7 +105,7 @@ class RefinerCommandTest {
         Path fixture = TinySdxlRefiner.fixture(), refiner = TinySdxlRefiner.assemble(dir);
         JsonNode c = TinySdxlRefiner.testCase("ensemble_euler_a");
         Path output = dir.resolve("ensemble.png");
-        Result r = run(null, List.of("txt2img", "--model", Fixtures.require("tiny-sdxl").toString(), "--refiner", refiner.toString(),
+        CliRun r = run(null, List.of("txt2img", "--model", Fixtures.require("tiny-sdxl").toString(), "--refiner", refiner.toString(),
                 "--refiner-switch-at", c.get("switch_at").asText(), "--prompt", c.get("prompt").asText(),
                 "--negative-prompt", c.get("negative_prompt").asText(), "--sampler", c.get("sampler").asText(),
                 "--steps", c.get("steps").asText(), "--cfg-scale", c.get("cfg_scale").asText(), "--seed", c.get("seed").asText(),
@@ -131,7 +122,7 @@ class RefinerCommandTest {
         JsonNode c = TinySdxlRefiner.testCase("refiner_img2img_euler");
         Path output = dir.resolve("refined.png");
         // the aesthetic scores are the defaults: no flag
-        Result r = run(null, List.of("img2img", "--model", refiner.toString(), "--init-image", fixture.resolve(c.get("input").asText()).toString(),
+        CliRun r = run(null, List.of("img2img", "--model", refiner.toString(), "--init-image", fixture.resolve(c.get("input").asText()).toString(),
                 "--strength", c.get("strength").asText(), "--prompt", c.get("prompt").asText(),
                 "--negative-prompt", c.get("negative_prompt").asText(), "--sampler", c.get("sampler").asText(),
                 "--steps", c.get("steps").asText(), "--cfg-scale", c.get("cfg_scale").asText(), "--seed", c.get("seed").asText(),

@@ -11,8 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,13 +23,8 @@ class UpscaleCommandTest {
     @TempDir
     Path dir;
 
-    record Result(int exitCode, String out, String err) {
-    }
-
-    private Result run(List<String> args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        int code = Main.commandLine(new PrintWriter(out, true), new PrintWriter(err, true), dir).execute(args.toArray(String[]::new));
-        return new Result(code, out.toString(), err.toString());
+    private CliRun run(List<String> args) {
+        return CliRun.run(dir, null, args.toArray(String[]::new));
     }
 
     private Path output() throws IOException {
@@ -63,7 +56,7 @@ class UpscaleCommandTest {
     void givesTheReferenceImageWithTheModelsOwnSampler() throws IOException {
         JsonNode c = fixtureCase("upscale_ddim");
         assertThat(c.get("sampler").asText()).isEqualTo(UpscaleCommand.DEFAULT_SAMPLER);
-        Result r = run(caseArgs(c, folder()));
+        CliRun r = run(caseArgs(c, folder()));
         assertThat(r.exitCode()).as(r.err()).isZero();
         assertThat(r.out().strip()).isEqualTo(output().toString());
         ImageDelta.between(output(), folder().resolve(c.get("outputs").get(0).asText())).assertWithinTolerance("upscale_ddim via the CLI");
@@ -75,7 +68,7 @@ class UpscaleCommandTest {
 
     @Test
     void anOrdinaryModelIsRefusedInOneLine() throws IOException {
-        Result r = run(caseArgs(fixtureCase("upscale_ddim"), Fixtures.tinySd15()));
+        CliRun r = run(caseArgs(fixtureCase("upscale_ddim"), Fixtures.tinySd15()));
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").startsWith("error: ").contains("not an upscaler model");
         assertThat(output()).doesNotExist();
@@ -86,7 +79,7 @@ class UpscaleCommandTest {
         int max = Json.read(folder().resolve("model_index.json")).get("max_noise_level").asInt();
         List<String> args = caseArgs(fixtureCase("upscale_ddim"), folder());
         args.set(args.indexOf("--noise-level") + 1, Integer.toString(max + 1));
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).isEqualTo(1);
         assertThat(r.err().strip()).doesNotContain("\n").contains("--noise-level: " + (max + 1)).contains("max_noise_level " + max);
         assertThat(output()).doesNotExist();
@@ -96,14 +89,14 @@ class UpscaleCommandTest {
     void theModelMustBeGiven() throws IOException {
         List<String> args = caseArgs(fixtureCase("upscale_ddim"), folder());
         args.subList(1, 3).clear();
-        Result r = run(args);
+        CliRun r = run(args);
         assertThat(r.exitCode()).isEqualTo(2);
         assertThat(r.err().strip()).doesNotContain("\n").startsWith("error: ").contains("--model");
     }
 
     @Test
     void helpShowsTheUpscalersDefaults() {
-        Result r = run(List.of("upscale", "--help"));
+        CliRun r = run(List.of("upscale", "--help"));
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).contains("(default: " + UpscaleCommand.DEFAULT_SAMPLER + ",").contains("--noise-level").doesNotContain("sd-turbo");
     }
