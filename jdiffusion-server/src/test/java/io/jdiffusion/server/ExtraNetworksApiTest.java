@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,22 +47,7 @@ class ExtraNetworksApiTest {
     }
 
     private static ObjectNode body(JsonNode c, String prompt) {
-        ObjectNode b = ApiClient.object();
-        b.put("prompt", prompt);
-        b.put("negative_prompt", c.get("negative_prompt").asText());
-        b.put("sampler_name", c.get("sampler").asText());
-        b.put("steps", c.get("num_inference_steps").asInt());
-        b.put("cfg_scale", c.get("guidance_scale").asDouble());
-        b.put("seed", c.get("seed").asLong());
-        b.put("width", c.get("width").asInt());
-        b.put("height", c.get("height").asInt());
-        return b;
-    }
-
-    private static double meanDelta(byte[] a, byte[] b) {
-        long sum = 0;
-        for (int i = 0; i < a.length; i++) sum += Math.abs((a[i] & 0xff) - (b[i] & 0xff));
-        return (double) sum / a.length;
+        return Txt2ImgApiTest.body(c).put("prompt", prompt);
     }
 
     @Test
@@ -71,14 +57,14 @@ class ExtraNetworksApiTest {
         ApiClient.Reply reply = client.post("/sdapi/v1/txt2img", body(c, prompt));
         assertThat(reply.status()).as(reply.text()).isEqualTo(200);
         Png.Image got = reply.image(0), reference = Png.read(Fixtures.require(c.get("image").asText()));
-        assertThat(meanDelta(got.rgb(), reference.rgb())).as("mean |Δ| to the LoRA reference").isLessThanOrEqualTo(0.5);
+        assertThat(ImageDelta.between(got.rgb(), reference.rgb()).mean()).as("mean |Δ| to the LoRA reference").isLessThanOrEqualTo(0.5);
         assertThat(got.text().get("parameters")).as("the tag stays in the infotext's prompt").startsWith(prompt + "\n");
 
         // the same job without the tag is the base image again: the LoRA is not left on the model
         ApiClient.Reply plain = client.post("/sdapi/v1/txt2img", body(c, c.get("prompt").asText()));
         assertThat(plain.status()).as(plain.text()).isEqualTo(200);
         Png.Image base = Png.read(Fixtures.require(c.get("base_image").asText()));
-        assertThat(meanDelta(plain.image(0).rgb(), base.rgb())).as("mean |Δ| to the base reference").isLessThanOrEqualTo(0.5);
+        assertThat(ImageDelta.between(plain.image(0).rgb(), base.rgb()).mean()).as("mean |Δ| to the base reference").isLessThanOrEqualTo(0.5);
     }
 
     @Test

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.jdiffusion.io.Png;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import io.jdiffusion.testing.TinySdxlRefiner;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,15 +61,7 @@ class RefinerApiTest {
         Png.Image got = reply.image(0);
         Png.Image reference = Png.read(TinySdxlRefiner.fixture().resolve(c.get("outputs").get(0).asText()));
         assertThat(got.width()).isEqualTo(reference.width());
-        long sum = 0;
-        int max = 0;
-        for (int i = 0; i < got.rgb().length; i++) {
-            int d = Math.abs((got.rgb()[i] & 0xff) - (reference.rgb()[i] & 0xff));
-            sum += d;
-            max = Math.max(max, d);
-        }
-        assertThat((double) sum / got.rgb().length).as("mean |Δ| in levels").isLessThanOrEqualTo(0.5);
-        assertThat(max).as("max |Δ| in levels").isLessThanOrEqualTo(4);
+        ImageDelta.between(got.rgb(), reference.rgb()).assertWithinTolerance("refiner ensemble over HTTP");
         assertThat(got.text().get("parameters")).contains("Refiner: tiny-sdxl-refiner", "Refiner switch at: " + c.get("switch_at").asText());
     }
 

@@ -12,6 +12,7 @@ import io.jdiffusion.pipeline.Txt2Img;
 import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.StepListener;
 import io.jdiffusion.testing.Fixtures;
+import io.jdiffusion.testing.ImageDelta;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -47,7 +48,7 @@ class Txt2ImgApiTest {
     }
 
     /** The fixture case as an A1111 request body (our sampler id is accepted as sampler_name). */
-    private static ObjectNode body(JsonNode c) {
+    static ObjectNode body(JsonNode c) {
         ObjectNode b = ApiClient.object();
         b.put("prompt", c.get("prompt").asText());
         b.put("negative_prompt", c.get("negative_prompt").asText());
@@ -135,15 +136,7 @@ class Txt2ImgApiTest {
         Png.Image got = reply.image(0);
         assertThat(got.width()).isEqualTo(reference.width());
         assertThat(got.height()).isEqualTo(reference.height());
-        long sum = 0;
-        int max = 0;
-        for (int i = 0; i < got.rgb().length; i++) {
-            int d = Math.abs((got.rgb()[i] & 0xff) - (reference.rgb()[i] & 0xff));
-            sum += d;
-            max = Math.max(max, d);
-        }
-        assertThat((double) sum / got.rgb().length).as("mean |Δ| in levels").isLessThanOrEqualTo(0.5);
-        assertThat(max).as("max |Δ| in levels").isLessThanOrEqualTo(4);
+        ImageDelta.between(got.rgb(), reference.rgb()).assertWithinTolerance("txt2img over HTTP");
     }
 
     @Test
