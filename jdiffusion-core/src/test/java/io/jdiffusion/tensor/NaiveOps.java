@@ -257,22 +257,6 @@ final class NaiveOps {
         for (int i = 0; i < a.data.length; i++) a.data[i] += b.data[i];
     }
 
-    static void scaleInPlace(Tensor a, float s) {
-        for (int i = 0; i < a.data.length; i++) a.data[i] *= s;
-    }
-
-    /** x [B, C, H, W] += v [B, C] broadcast over H, W (the timestep embedding in a ResNet block). */
-    static void addPerChannelInPlace(Tensor x, Tensor v) {
-        int batch = x.dim(0), c = x.dim(1), spatial = x.numel() / (batch * c);
-        for (int n = 0; n < batch; n++) {
-            for (int ch = 0; ch < c; ch++) {
-                float add = v.data[n * c + ch];
-                int o = (n * c + ch) * spatial;
-                for (int i = 0; i < spatial; i++) x.data[o + i] += add;
-            }
-        }
-    }
-
     /** Nearest-neighbour upsampling by 2 of an NCHW tensor. */
     static Tensor upsampleNearest2x(Tensor x) {
         int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
@@ -285,20 +269,6 @@ final class NaiveOps {
             }
         }
         return new Tensor(o, batch, c, 2 * h, 2 * w);
-    }
-
-    /** Concatenates NCHW tensors along channels. */
-    static Tensor concatChannels(Tensor a, Tensor b) {
-        int batch = a.dim(0), ca = a.dim(1), cb = b.dim(1);
-        int spatial = a.numel() / (batch * ca);
-        float[] o = new float[batch * (ca + cb) * spatial];
-        for (int n = 0; n < batch; n++) {
-            System.arraycopy(a.data, n * ca * spatial, o, n * (ca + cb) * spatial, ca * spatial);
-            System.arraycopy(b.data, n * cb * spatial, o, (n * (ca + cb) + ca) * spatial, cb * spatial);
-        }
-        int[] s = a.shape.clone();
-        s[1] = ca + cb;
-        return new Tensor(o, s);
     }
 
     /** [B, C, H, W] → [B, H·W, C]. */
