@@ -122,7 +122,7 @@ public final class Bench {
                     unetStepS, steps, total / 1e12, unetGflops,
                     percent(flops.conv(), total), percent(flops.linear(), total), percent(flops.attention(), total)));
             if (heapAllocatedPerStepMb >= 0) {
-                s.append(String.format(Locale.ROOT, "UNet heap:    %.0f MiB allocated per step (every op's output a new array)%n", heapAllocatedPerStepMb));
+                s.append(String.format(Locale.ROOT, "UNet heap:    %.1f MiB allocated per step%n", heapAllocatedPerStepMb));
             }
             if (unetBusyCores >= 0) {
                 s.append(String.format(Locale.ROOT, "UNet CPU:     %.2f cores busy on average (of %d threads)%n", unetBusyCores, threads));

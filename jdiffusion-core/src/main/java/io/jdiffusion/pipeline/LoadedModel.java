@@ -237,8 +237,9 @@ public final class LoadedModel {
     public Tensor decode(Tensor latents, VaeTiling tiling) {
         // sampling is over: the UNet's 1.7 GB (SD 1.5) need not stay resident beside the decoder's working
         // set, so the peak is the larger of the two phases, not their sum (the next sampling maps the
-        // pages back in from the file cache)
+        // pages back in from the file cache), nor the feature maps it kept from step to step
         model.unet().releasePages();
+        unet.releaseBuffers();
         if (taesd != null) return taesd.decode(latents);
         Tensor z = latents.copy();
         float sf = (float) model.vaeConfig().scalingFactor(), shift = (float) model.vaeConfig().shiftFactor();

@@ -60,7 +60,7 @@ final class Attention {
         int bq = Math.max(nr, tiles.queries() / nr * nr);
         int bk = Math.max(mr, tiles.keys() / mr * mr);
         int qTiles = (tq + bq - 1) / bq;
-        float[] out = new float[batch * tq * c];
+        float[] out = Workspace.floats(batch * tq * c);
         long flops = 4L * batch * tq * tk * c;
         boolean parallel = flops >= (1L << 20);
 

@@ -25,7 +25,7 @@ final class Convolution {
         int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
         int k = cin * kh * kw, pixels = oh * ow;
         float[] bias = b == null ? null : b.toFloats();
-        float[] out = new float[batch * cout * pixels];
+        float[] out = Workspace.floats(batch * cout * pixels);
         // output rows narrower than a panel (the UNet's smallest levels): the panel rows are several short
         // runs, clipped at the borders, so the input is first copied with its padding (a small image)
         float[] padded = stride == 1 && ow < mk.nr && (kh > 1 || kw > 1) ? padded(x, padTop, padLeft, oh + kh - 1, ow + kw - 1) : null;
@@ -38,7 +38,7 @@ final class Convolution {
     /** x [B, C, h, w] placed at (top, left) in zero planes of hp×wp (cropped where they are smaller). */
     private static float[] padded(Tensor x, int top, int left, int hp, int wp) {
         int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
-        float[] p = new float[planes * hp * wp];
+        float[] p = Workspace.zeros(planes * hp * wp);
         int rows = Math.min(h, hp - top), cols = Math.min(w, wp - left);
         for (int c = 0; c < planes; c++) {
             for (int y = 0; y < rows; y++) System.arraycopy(x.data, (c * h + y) * w, p, (c * hp + y + top) * wp + left, cols);

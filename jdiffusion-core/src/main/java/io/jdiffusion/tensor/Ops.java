@@ -3,7 +3,8 @@ package io.jdiffusion.tensor;
 /**
  * The operations the networks are built from. Feature maps are NCHW, token sequences [B, T, C];
  * weights are in PyTorch's layout (linear [out, in], conv [out, in, kh, kw]) and stay in their stored
- * dtype. Every op returns a new tensor unless its name ends in InPlace.
+ * dtype. Every op returns a new tensor unless its name ends in InPlace; inside a {@link Workspace} its array
+ * comes from the workspace.
  */
 public final class Ops {
     private Ops() {
@@ -28,7 +29,7 @@ public final class Ops {
             if (w.rank() != 2 || w.dim(1) != k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " applied to " + x);
             int m = x.numel() / k;
             float[] bias = b == null ? null : b.toFloats();
-            float[] out = new float[m * n];
+            float[] out = Workspace.floats(m * n);
             Gemm.gemm(m, n, k, x.data, 0, k, w, bias, out, 0, n, false);
             int[] shape = x.shape.clone();
             shape[shape.length - 1] = n;
@@ -62,7 +63,7 @@ public final class Ops {
         try {
             int planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3);
             int oh = h + top + bottom, ow = w + left + right;
-            float[] o = new float[planes * oh * ow];
+            float[] o = Workspace.zeros(planes * oh * ow);
             for (int p = 0; p < planes; p++) {
                 for (int y = 0; y < h; y++) System.arraycopy(x.data, (p * h + y) * w, o, (p * oh + y + top) * ow + left, w);
             }
@@ -80,7 +81,7 @@ public final class Ops {
             int spatial = x.numel() / (batch * c);
             int cpg = c / groups;
             float[] g = gamma.toFloats(), bt = beta.toFloats();
-            float[] out = new float[x.numel()];
+            float[] out = Workspace.floats(x.numel());
             float[] xd = x.data;
             Pointwise.Activation f = silu ? Pointwise.Activation.SILU : Pointwise.Activation.NONE;
             Parallel.forRange(batch * groups, 1, (p0, p1) -> {
@@ -111,7 +112,7 @@ public final class Ops {
             int c = x.dim(-1);
             int rows = x.numel() / c;
             float[] g = gamma.toFloats(), bt = beta.toFloats();
-            float[] out = new float[x.numel()];
+            float[] out = Workspace.floats(x.numel());
             float[] xd = x.data;
             Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
@@ -159,7 +160,7 @@ public final class Ops {
     private static Tensor activation(Tensor x, Pointwise.Activation f) {
         long t0 = OpProfile.start();
         try {
-            float[] o = new float[x.numel()];
+            float[] o = Workspace.floats(x.numel());
             float[] xd = x.data;
             int n = o.length;
             int chunks = (n + Pointwise.CHUNK - 1) / Pointwise.CHUNK;
@@ -179,7 +180,7 @@ public final class Ops {
         try {
             int c2 = x.dim(-1), c = c2 / 2;
             int rows = x.numel() / c2;
-            float[] o = new float[rows * c];
+            float[] o = Workspace.floats(rows * c);
             float[] xd = x.data;
             Parallel.forRange(rows, Math.max(1, Pointwise.CHUNK / c), (r0, r1) -> {
                 for (int r = r0; r < r1; r++) Pointwise.mulGelu(xd, r * c2, xd, r * c2 + c, o, r * c, c);
@@ -219,7 +220,8 @@ public final class Ops {
     }
 
     public static Tensor add(Tensor a, Tensor b) {
-        Tensor o = a.copy();
+        Tensor o = new Tensor(Workspace.floats(a.numel()), a.shape);
+        System.arraycopy(a.data, 0, o.data, 0, a.numel());
         addInPlace(o, b);
         return o;
     }
@@ -270,7 +272,7 @@ public final class Ops {
         long t0 = OpProfile.start();
         try {
             int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-            float[] o = new float[batch * c * h * w * 4];
+            float[] o = Workspace.floats(batch * c * h * w * 4);
             float[] xd = x.data;
             int ow = 2 * w;
             Parallel.forRange(batch * c, Math.max(1, Pointwise.CHUNK / (4 * h * w)), (p0, p1) -> {
@@ -299,7 +301,7 @@ public final class Ops {
         try {
             int batch = a.dim(0), ca = a.dim(1), cb = b.dim(1);
             int spatial = a.numel() / (batch * ca);
-            float[] o = new float[batch * (ca + cb) * spatial];
+            float[] o = Workspace.floats(batch * (ca + cb) * spatial);
             for (int n = 0; n < batch; n++) {
                 System.arraycopy(a.data, n * ca * spatial, o, n * (ca + cb) * spatial, ca * spatial);
                 System.arraycopy(b.data, n * cb * spatial, o, (n * (ca + cb) + ca) * spatial, cb * spatial);
@@ -317,7 +319,7 @@ public final class Ops {
         long t0 = OpProfile.start();
         try {
             int batch = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3);
-            float[] o = new float[x.numel()];
+            float[] o = Workspace.floats(x.numel());
             transposeEach(batch, c, hw, x.data, o);
             return new Tensor(o, batch, hw, c);
         } finally {
@@ -331,7 +333,7 @@ public final class Ops {
         try {
             int batch = x.dim(0), hw = x.dim(1), c = x.dim(2);
             if (hw != h * w) throw new IllegalArgumentException(x + " is not " + h + "x" + w + " tokens");
-            float[] o = new float[x.numel()];
+            float[] o = Workspace.floats(x.numel());
             transposeEach(batch, hw, c, x.data, o);
             return new Tensor(o, batch, c, h, w);
         } finally {
@@ -346,7 +348,7 @@ public final class Ops {
     public static Tensor upsampleNearest(Tensor x, int height, int width) {
         int batch = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
         int[] srcY = nearestSourceIndex(h, height), srcX = nearestSourceIndex(w, width);
-        float[] o = new float[batch * c * height * width];
+        float[] o = Workspace.floats(batch * c * height * width);
         for (int p = 0; p < batch * c; p++) {
             for (int y = 0; y < height; y++) {
                 int src = (p * h + srcY[y]) * w, dst = (p * height + y) * width;

@@ -12,7 +12,7 @@ final class WarmUp {
     }
 
     /** Calls per kernel: past C2's thresholds for short loops (some thousand invocations plus back edges). */
-    private static final int KERNEL_CALLS = 3000;
+    private static final int KERNEL_CALLS = 10000;
     /** Calls per op on small tensors. */
     private static final int OP_CALLS = 200;
 
@@ -20,9 +20,12 @@ final class WarmUp {
         MicroKernels mk = MicroKernels.PREFERRED;
         int kc = 16, nr = mk.nr, mr = mk.maxMr;
         float[] a = filled(mr * mk.rowStride + kc * mr), b = filled(kc * nr), c = new float[mr * nr];
-        // the two kernels the code paths use (narrower ones only serve matrices of fewer rows)
+        // every kernel: the full-height ones do most of the work, and the narrower ones serve matrices of fewer
+        // rows (a convolution to 3 or 4 channels: the networks' outputs; a linear layer on the batch's 2
+        // timestep embeddings), which a step calls too rarely to get them compiled soon: left to C1, the VAE's
+        // output convolution at 512² alone takes seconds
         for (int i = 0; i < KERNEL_CALLS; i++) {
-            mk.rowPanel(mr, a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
+            for (int rows = 1; rows <= mr; rows++) mk.rowPanel(rows, a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
             mk.packed(a, 0, mr, b, 0, kc, c, 0, nr, (i & 1) == 0);
         }
         // every op, at sizes that take every branch (several key and query tiles, ragged edges, padding)

@@ -3,6 +3,7 @@ package io.jdiffusion.model.unet;
 import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weights;
+import io.jdiffusion.tensor.Workspace;
 
 /**
  * diffusers' ResnetBlock2D (the UNet's and the VAE's): norm1+SiLU → conv1 → (+ time_emb_proj of the
@@ -42,10 +43,12 @@ public final class ResnetBlock2D {
      * @return [B, out, H, W]
      */
     public Tensor forward(Tensor x, Tensor tembSilu) {
-        Tensor h = conv1.apply(norm1.applySilu(x));
-        if (timeEmbProj != null) Ops.addPerChannelInPlace(h, timeEmbProj.apply(tembSilu));
-        h = conv2.apply(norm2.applySilu(h));
-        Ops.addInPlace(h, convShortcut != null ? convShortcut.apply(x) : x);
-        return h;
+        try (Workspace.Scope block = Workspace.scope()) {
+            Tensor h = conv1.apply(norm1.applySilu(x));
+            if (timeEmbProj != null) Ops.addPerChannelInPlace(h, timeEmbProj.apply(tembSilu));
+            h = conv2.apply(norm2.applySilu(h));
+            Ops.addInPlace(h, convShortcut != null ? convShortcut.apply(x) : x);
+            return block.keep(h);
+        }
     }
 }

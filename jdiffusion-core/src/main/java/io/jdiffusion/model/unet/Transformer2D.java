@@ -4,6 +4,7 @@ import io.jdiffusion.JDiffusionException;
 import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weights;
+import io.jdiffusion.tensor.Workspace;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -64,11 +65,13 @@ public final class Transformer2D {
 
     /** x [B, C, H, W], context [B, T, contextDim] → [B, C, H, W]. */
     public Tensor forward(Tensor x, Tensor context) {
-        Tensor tokens = projIn.apply(Ops.toTokens(norm.apply(x)));
-        for (BasicTransformerBlock block : transformerBlocks) block.forward(tokens, context);
-        Tensor out = Ops.fromTokens(projOut.apply(tokens), x.dim(2), x.dim(3));
-        Ops.addInPlace(out, x);
-        return out;
+        try (Workspace.Scope scope = Workspace.scope()) {
+            Tensor tokens = projIn.apply(Ops.toTokens(norm.apply(x)));
+            for (BasicTransformerBlock block : transformerBlocks) block.forward(tokens, context);
+            Tensor out = Ops.fromTokens(projOut.apply(tokens), x.dim(2), x.dim(3));
+            Ops.addInPlace(out, x);
+            return scope.keep(out);
+        }
     }
 
     /**
@@ -101,10 +104,16 @@ public final class Transformer2D {
 
         /** Updates tokens [B, T, C] in place. */
         void forward(Tensor tokens, Tensor context) {
-            Tensor n = norm1.apply(tokens);
-            Ops.addInPlace(tokens, attn1.forward(n, onlyCrossAttention ? context : n));
-            Ops.addInPlace(tokens, attn2.forward(norm2.apply(tokens), context));
-            Ops.addInPlace(tokens, ffOut.apply(Ops.geglu(ffIn.apply(norm3.apply(tokens)))));
+            try (Workspace.Scope scope = Workspace.scope()) {
+                Tensor n = norm1.apply(tokens);
+                Ops.addInPlace(tokens, attn1.forward(n, onlyCrossAttention ? context : n));
+            }
+            try (Workspace.Scope scope = Workspace.scope()) {
+                Ops.addInPlace(tokens, attn2.forward(norm2.apply(tokens), context));
+            }
+            try (Workspace.Scope scope = Workspace.scope()) {
+                Ops.addInPlace(tokens, ffOut.apply(Ops.geglu(ffIn.apply(norm3.apply(tokens)))));
+            }
         }
     }
 
@@ -139,10 +148,19 @@ public final class Transformer2D {
         Tensor forward(Tensor x, Tensor keys) {
             Projected kv = last;
             if (kv == null || kv.context != keys) {
-                kv = new Projected(keys, toK.apply(inputs.keys(keys)), toV.apply(inputs.values(keys)));
-                if (cacheProjections) last = kv;
+                if (cacheProjections) {
+                    // kept for the next steps: made outside the call's workspace
+                    kv = Workspace.unpooled(() -> project(keys));
+                    last = kv;
+                } else {
+                    kv = project(keys);
+                }
             }
             return toOut.apply(Ops.attention(toQ.apply(x), kv.k, kv.v, heads, false));
+        }
+
+        private Projected project(Tensor keys) {
+            return new Projected(keys, toK.apply(inputs.keys(keys)), toV.apply(inputs.values(keys)));
         }
     }
 }

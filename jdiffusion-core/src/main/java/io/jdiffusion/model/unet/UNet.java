@@ -6,6 +6,7 @@ import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weight;
 import io.jdiffusion.tensor.Weights;
+import io.jdiffusion.tensor.Workspace;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -45,6 +46,8 @@ public final class UNet {
     private final GroupNorm convNormOut;
     private final Conv2d convOut;
     private final AttentionInputs attentionInputs;
+    /** The feature maps of one call, reused by the next: a step loop allocates none after its first step. */
+    private final Workspace workspace = new Workspace();
 
     /** One resolution level on the way down: resnets, each followed by its transformer when the level has them. */
     private record DownBlock(List<ResnetBlock2D> resnets, List<Transformer2D> attentions, Conv2d downsampler) {
@@ -201,6 +204,27 @@ public final class UNet {
                     + batch + ", T, " + config.crossAttentionDim() + "]");
         }
 
+        try (Workspace.Scope call = workspace.enter()) {
+            // the result leaves the call; every other array goes back to the workspace
+            return run(sample, timestep, encoderHiddenStates, added, classLabels, batch).copy();
+        }
+    }
+
+    /**
+     * Drops the feature maps kept for the next call (hundreds of MB at 512²): sampling is over, and the
+     * decoder needs the memory.
+     */
+    public void releaseBuffers() {
+        workspace.clear();
+    }
+
+    /** Bytes of the feature maps kept for the next call (bench reports, tests). */
+    public long workspaceBytes() {
+        return workspace.heldBytes();
+    }
+
+    private Tensor run(Tensor sample, double timestep, Tensor encoderHiddenStates, AddedConditioning added, int[] classLabels,
+                       int batch) {
         Tensor emb = timeEmbedding(timestep, batch);
         if (needsClassLabels()) {
             Ops.addInPlace(emb, classEmbedding(classLabels, batch));
@@ -220,7 +244,7 @@ public final class UNet {
         for (DownBlock block : downBlocks) {
             for (int j = 0; j < block.resnets.size(); j++) {
                 h = block.resnets.get(j).forward(h, tembSilu);
-                if (!block.attentions.isEmpty()) h = block.attentions.get(j).forward(h, encoderHiddenStates);
+                if (!block.attentions.isEmpty()) h = Workspace.replace(h, block.attentions.get(j).forward(h, encoderHiddenStates));
                 skips.push(h);
             }
             if (block.downsampler != null) {
@@ -229,20 +253,25 @@ public final class UNet {
             }
         }
 
-        h = midResnet0.forward(h, tembSilu);
-        if (midAttention != null) h = midAttention.forward(h, encoderHiddenStates);
-        h = midResnet1.forward(h, tembSilu);
+        h = midResnet0.forward(h, tembSilu); // the last skip stays
+        if (midAttention != null) h = Workspace.replace(h, midAttention.forward(h, encoderHiddenStates));
+        h = Workspace.replace(h, midResnet1.forward(h, tembSilu));
 
         for (UpBlock block : upBlocks) {
             for (int j = 0; j < block.resnets.size(); j++) {
-                h = block.resnets.get(j).forward(Ops.concatChannels(h, skips.pop()), tembSilu);
-                if (!block.attentions.isEmpty()) h = block.attentions.get(j).forward(h, encoderHiddenStates);
+                Tensor skip = skips.pop();
+                Tensor joined = Ops.concatChannels(h, skip);
+                Workspace.release(h);
+                Workspace.release(skip);
+                h = Workspace.replace(joined, block.resnets.get(j).forward(joined, tembSilu));
+                if (!block.attentions.isEmpty()) h = Workspace.replace(h, block.attentions.get(j).forward(h, encoderHiddenStates));
             }
             if (block.upsamplerConv != null) {
                 // Upsample to the size of the skip the next level concatenates: 2× unless a downsampling
                 // rounded an odd size up (e.g. 65 → 33), as diffusers does with upsample_size.
                 Tensor next = skips.peek();
-                h = block.upsamplerConv.apply(upsampleNearest(h, next.dim(2), next.dim(3)));
+                Tensor up = Workspace.replace(h, upsampleNearest(h, next.dim(2), next.dim(3)));
+                h = Workspace.replace(up, block.upsamplerConv.apply(up));
             }
         }
 

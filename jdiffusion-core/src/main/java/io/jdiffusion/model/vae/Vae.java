@@ -8,6 +8,7 @@ import io.jdiffusion.model.unet.ResnetBlock2D;
 import io.jdiffusion.tensor.Ops;
 import io.jdiffusion.tensor.Tensor;
 import io.jdiffusion.tensor.Weights;
+import io.jdiffusion.tensor.Workspace;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,6 +37,12 @@ public final class Vae {
     private final Decoder decoder;
     private final Conv2d quantConv;      // null when use_quant_conv is false
     private final Conv2d postQuantConv;  // null when use_post_quant_conv is false
+    /**
+     * The decoder's feature maps: resnets of one level are the same size, so one decode reuses a few arrays
+     * instead of allocating (and zeroing) hundreds of MB per layer. Emptied after each decode: images are
+     * decoded one at a time, far apart.
+     */
+    private final Workspace workspace = new Workspace();
 
     /** The encoder's diagonal Gaussian over latents; logvar already clamped to [-30, 20]. */
     public record Posterior(Tensor mean, Tensor logvar) {
@@ -88,18 +95,24 @@ public final class Vae {
             throw new IllegalArgumentException("VAE latents " + latents + ", expected [B, " + config.latentChannels() + ", h, w]");
         }
         Tensor[] images = new Tensor[latents.dim(0)];
-        for (int b = 0; b < images.length; b++) {
-            Tensor z = latents.dim(0) == 1 ? latents : latents.slice0(b, 1);
-            boolean oneTile = tiling == null || (z.dim(2) <= tiling.tile() && z.dim(3) <= tiling.tile());
-            images[b] = oneTile ? decodeWhole(z) : decodeTiled(z, tiling);
+        try {
+            for (int b = 0; b < images.length; b++) {
+                Tensor z = latents.dim(0) == 1 ? latents : latents.slice0(b, 1);
+                boolean oneTile = tiling == null || (z.dim(2) <= tiling.tile() && z.dim(3) <= tiling.tile());
+                try (Workspace.Scope call = workspace.enter()) {
+                    // the image leaves the call; every other array goes back to the workspace
+                    images[b] = (oneTile ? decodeWhole(z) : decodeTiled(z, tiling)).copy();
+                }
+            }
+        } finally {
+            workspace.clear();
         }
         return images.length == 1 ? images[0] : Tensor.cat0(images);
     }
 
     /** One latent image [1, C, h, w] → [1, out, h·f, w·f]. */
     private Tensor decodeWhole(Tensor z) {
-        if (postQuantConv != null) z = postQuantConv.apply(z);
-        return decoder.forward(z);
+        return decoder.forward(postQuantConv != null ? postQuantConv.apply(z) : z);
     }
 
     /**
@@ -130,6 +143,7 @@ public final class Vae {
                         for (int c = 0; c < outC; c++) sum[c * outH * outW + o] += wgt * image.data[(c * ih + y) * iw + x];
                     }
                 }
+                Workspace.release(image); // the next tile's image takes its array
             }
         }
         for (int c = 0; c < outC; c++) {
@@ -252,6 +266,7 @@ public final class Vae {
         Tensor forward(Tensor z) {
             return tail(head(z));
         }
+        // (head and tail hand each feature map back to the workspace once the next is made from it)
 
         /**
          * How many up blocks' resnets the head runs: those at the latents' resolution and at twice it. Their
@@ -269,10 +284,10 @@ public final class Vae {
 
         /** conv_in, the mid block and the first up blocks' resnets: latents → a feature map at headScale(). */
         Tensor head(Tensor z) {
-            Tensor h = convIn.apply(z);
-            h = midBlock.forward(h);
+            Tensor h = Workspace.replace(z, convIn.apply(z));
+            h = Workspace.replace(h, midBlock.forward(h));
             for (int i = 0; i < headUpBlocks(); i++) {
-                for (ResnetBlock2D resnet : upResnets.get(i)) h = resnet.forward(h, null);
+                for (ResnetBlock2D resnet : upResnets.get(i)) h = Workspace.replace(h, resnet.forward(h, null));
                 if (i < headUpBlocks() - 1) h = upsample(i, h);
             }
             return h;
@@ -282,15 +297,18 @@ public final class Vae {
         Tensor tail(Tensor h) {
             h = upsample(headUpBlocks() - 1, h);
             for (int i = headUpBlocks(); i < upResnets.size(); i++) {
-                for (ResnetBlock2D resnet : upResnets.get(i)) h = resnet.forward(h, null);
+                for (ResnetBlock2D resnet : upResnets.get(i)) h = Workspace.replace(h, resnet.forward(h, null));
                 h = upsample(i, h);
             }
-            return convOut.apply(convNormOut.applySilu(h));
+            Tensor activated = Workspace.replace(h, convNormOut.applySilu(h));
+            return Workspace.replace(activated, convOut.apply(activated));
         }
 
         private Tensor upsample(int block, Tensor h) {
             Conv2d up = upsamplers.get(block);
-            return up == null ? h : up.apply(Ops.upsampleNearest2x(h));
+            if (up == null) return h;
+            Tensor larger = Workspace.replace(h, Ops.upsampleNearest2x(h));
+            return Workspace.replace(larger, up.apply(larger));
         }
     }
 
@@ -307,8 +325,8 @@ public final class Vae {
 
         Tensor forward(Tensor x) {
             Tensor h = resnet0.forward(x, null);
-            if (attention != null) h = attention.forward(h);
-            return resnet1.forward(h, null);
+            if (attention != null) h = Workspace.replace(h, attention.forward(h));
+            return Workspace.replace(h, resnet1.forward(h, null));
         }
     }
 
@@ -332,11 +350,13 @@ public final class Vae {
         }
 
         Tensor forward(Tensor x) {
-            Tensor tokens = Ops.toTokens(groupNorm.apply(x));
-            Tensor q = toQ.apply(tokens), k = toK.apply(tokens), v = toV.apply(tokens);
-            Tensor out = Ops.fromTokens(toOut.apply(Ops.attention(q, k, v, 1, false)), x.dim(2), x.dim(3));
-            Ops.addInPlace(out, x);
-            return out;
+            try (Workspace.Scope scope = Workspace.scope()) {
+                Tensor tokens = Ops.toTokens(groupNorm.apply(x));
+                Tensor q = toQ.apply(tokens), k = toK.apply(tokens), v = toV.apply(tokens);
+                Tensor out = Ops.fromTokens(toOut.apply(Ops.attention(q, k, v, 1, false)), x.dim(2), x.dim(3));
+                Ops.addInPlace(out, x);
+                return scope.keep(out);
+            }
         }
     }
 }
