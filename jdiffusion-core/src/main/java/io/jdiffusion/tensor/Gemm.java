@@ -45,6 +45,17 @@ public final class Gemm {
     }
 
     /**
+     * C[m,n] = W·Bᵀ (+ bias[m]) with W a stored weight [m, k] (any dtype, converted while packing) and B [n, k]
+     * row-major with row stride ldb: a linear layer computed transposed, {@code Yᵀ = W·Xᵀ}, for inputs of
+     * few rows (see {@link Ops#linear}).
+     */
+    static void weightTimes(int m, int n, int k, Weight w, float[] b, int bOff, int ldb, float[] bias, float[] c) {
+        if (w.numel() != (long) m * k) throw new IllegalArgumentException(w.name() + " " + w.shapeString() + " is not " + m + "x" + k);
+        run(MicroKernels.PREFERRED, Blocking.DEFAULT, m, n, k, new WeightRowsA(w, k), new RowsAsColumnsB(b, bOff, ldb),
+                bias, null, Out.rowMajor(c, 0, n), false);
+    }
+
+    /**
      * Where C lies: element (i, j) at {@code c[off + i·ldc + (j / group)·groupStride + j % group]}. Plain
      * row-major C has one group; a batched convolution has one group of columns per image (its pixels), the
      * images' outputs {@code groupStride} apart.

@@ -33,6 +33,7 @@ final class WarmUp {
         Tensor tokens = new Tensor(filled(300 * 80), 1, 300, 80);
         Tensor context = new Tensor(filled(2 * 77 * 80), 2, 77, 80);
         Tensor queries = new Tensor(filled(2 * 40 * 80), 2, 40, 80);
+        Tensor fewTokens = new Tensor(filled(20 * 80), 1, 20, 80); // a linear layer computed transposed
         Weight conv = weight(DType.F16, 16, 8, 3, 3), conv1 = weight(DType.F16, 16, 8, 1, 1), bias = weight(DType.F16, 16);
         Weight norm = weight(DType.F32, 8), lin = weight(DType.F16, 80, 80), linB = weight(DType.BF16, 80, 80), ln = weight(DType.F32, 80);
         for (int i = 0; i < OP_CALLS; i++) {
@@ -43,6 +44,7 @@ final class WarmUp {
             Ops.groupNorm(x, 4, norm, norm, 1e-5f, false);
             Ops.linear(queries, lin, bias(80));
             Ops.linear(queries, linB, null);
+            Ops.linear(fewTokens, lin, bias(80));
             Ops.layerNorm(queries, ln, ln, 1e-5f);
             Ops.attention(queries, context, context, 2, false);
             Ops.geglu(queries);

@@ -67,6 +67,12 @@ public final class KernelBench {
             case "linearK1280" -> linear(name, 512, 1280, 1280);
             case "linearM128" -> linear(name, 128, 1280, 1280);
             case "ffM128" -> linear(name, 128, 1280, 10240);
+            case "ffOutM128" -> linear(name, 128, 5120, 1280);
+            case "linearM512" -> linear(name, 512, 640, 640);
+            case "ffM512" -> linear(name, 512, 640, 5120);
+            case "linearM32" -> linear(name, 32, 1280, 1280);
+            case "text154" -> linear(name, 154, 768, 768);
+            case "ffText154" -> linear(name, 154, 768, 3072);
             case "text77" -> linear(name, 77, 768, 3072);
             case "ffOut" -> linear(name, 8192, 1280, 320);
             case "qkv77" -> linear(name, 154, 768, 320);

@@ -15,6 +15,14 @@ class OpsTest {
             Random32.assertClose(Ops.linear(x, w, b), NaiveOps.linear(x, w, b), 1e-5);
             Random32.assertClose(Ops.linear(x, w, null), NaiveOps.linear(x, w, null), 1e-5);
         }
+        // few rows and many outputs: computed transposed (Yᵀ = W·Xᵀ)
+        Tensor fewRows = r.tensor(3, 29, 131);
+        for (DType dtype : DType.values()) {
+            Weight w = r.weight(dtype, "proj.weight", 250, 131);
+            Weight b = r.weight(dtype, "proj.bias", 250);
+            Random32.assertClose(Ops.linear(fewRows, w, b), NaiveOps.linear(fewRows, w, b), 1e-5);
+            Random32.assertClose(Ops.linear(fewRows, w, null), NaiveOps.linear(fewRows, w, null), 1e-5);
+        }
         Tensor one = r.tensor(1, 320);
         Weight w = r.weight(DType.F16, "time_embedding.linear_1.weight", 1280, 320);
         Random32.assertClose(Ops.linear(one, w, null), NaiveOps.linear(one, w, null), 1e-5);
