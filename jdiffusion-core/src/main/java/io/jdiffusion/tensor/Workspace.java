@@ -34,10 +34,34 @@ public final class Workspace {
     static volatile boolean poison;
 
     private final AtomicReference<Thread> owner = new AtomicReference<>();
+    /** Whether arrays of other lengths are let go when one must be made (see {@link #forOneCall()}). */
+    private final boolean dropOtherLengths;
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
     /** Arrays handed out and not yet returned, the open scopes' in order of opening (each scope a suffix). */
     private final ArrayList<float[]> taken = new ArrayList<>();
     private long heldBytes;
+
+    /**
+     * A workspace for repeated calls on the same shapes (a sampler's steps): it keeps every array it made,
+     * so that from the second call on it makes none.
+     */
+    public Workspace() {
+        this(false);
+    }
+
+    private Workspace(boolean dropOtherLengths) {
+        this.dropOtherLengths = dropOtherLengths;
+    }
+
+    /**
+     * A workspace for one long call whose feature maps change size as it goes (a VAE decode): whenever it must
+     * make an array, it lets go of the free arrays of other lengths, so that what it holds is never more than
+     * what the call needs at once plus arrays of the length in use (the collector takes the rest, as without
+     * a workspace).
+     */
+    public static Workspace forOneCall() {
+        return new Workspace(true);
+    }
 
     /**
      * Makes this workspace the calling thread's until the returned scope closes, which takes every array back.
@@ -107,8 +131,7 @@ public final class Workspace {
     public void clear() {
         if (!owner.compareAndSet(null, Thread.currentThread())) return;
         try {
-            free.clear();
-            heldBytes = 0;
+            dropFreeArrays();
         } finally {
             owner.set(null);
         }
@@ -123,11 +146,19 @@ public final class Workspace {
         ArrayDeque<float[]> q = free.get(n);
         float[] a = q == null ? null : q.pollLast();
         if (a == null) {
+            if (dropOtherLengths) dropFreeArrays();
             a = new float[n];
             heldBytes += 4L * n;
         }
         taken.add(a);
         return a;
+    }
+
+    private void dropFreeArrays() {
+        for (ArrayDeque<float[]> q : free.values()) {
+            for (float[] a : q) heldBytes -= 4L * a.length;
+        }
+        free.clear();
     }
 
     private void giveBack(float[] a) {

@@ -48,6 +48,27 @@ class WorkspaceTest {
     }
 
     @Test
+    void aOneCallWorkspaceLetsOtherLengthsGoWhenItMustMakeAnArray() {
+        Workspace ws = Workspace.forOneCall();
+        try (Workspace.Scope call = ws.enter()) {
+            float[] small = Workspace.floats(10);
+            Workspace.release(new Tensor(small, 10));
+            assertThat(Workspace.floats(10)).isSameAs(small); // same length: reused
+            Workspace.release(new Tensor(small, 10));
+            Workspace.floats(20);                              // a new length: the free 10 is let go
+            assertThat(ws.heldBytes()).isEqualTo(4L * 20);
+            assertThat(Workspace.floats(10)).isNotSameAs(small);
+        }
+        // a workspace for repeated calls keeps it
+        Workspace kept = new Workspace();
+        try (Workspace.Scope call = kept.enter()) {
+            Workspace.release(new Tensor(Workspace.floats(10), 10));
+            Workspace.floats(20);
+            assertThat(kept.heldBytes()).isEqualTo(4L * 30);
+        }
+    }
+
+    @Test
     void releaseHandsBackOnlyTheInnermostScopesArrays() {
         Workspace ws = new Workspace();
         Tensor input = new Tensor(new float[8], 8);

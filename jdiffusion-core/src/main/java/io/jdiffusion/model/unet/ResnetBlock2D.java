@@ -44,9 +44,13 @@ public final class ResnetBlock2D {
      */
     public Tensor forward(Tensor x, Tensor tembSilu) {
         try (Workspace.Scope block = Workspace.scope()) {
-            Tensor h = conv1.apply(norm1.applySilu(x));
+            // each map handed back as soon as the next is made from it: at the VAE's full resolution they are
+            // hundreds of MB each
+            Tensor activated = norm1.applySilu(x);
+            Tensor h = Workspace.replace(activated, conv1.apply(activated));
             if (timeEmbProj != null) Ops.addPerChannelInPlace(h, timeEmbProj.apply(tembSilu));
-            h = conv2.apply(norm2.applySilu(h));
+            activated = Workspace.replace(h, norm2.applySilu(h));
+            h = Workspace.replace(activated, conv2.apply(activated));
             Ops.addInPlace(h, convShortcut != null ? convShortcut.apply(x) : x);
             return block.keep(h);
         }

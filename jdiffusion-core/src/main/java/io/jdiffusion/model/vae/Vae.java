@@ -39,10 +39,10 @@ public final class Vae {
     private final Conv2d postQuantConv;  // null when use_post_quant_conv is false
     /**
      * The decoder's feature maps: resnets of one level are the same size, so one decode reuses a few arrays
-     * instead of allocating (and zeroing) hundreds of MB per layer. Emptied after each decode: images are
-     * decoded one at a time, far apart.
+     * instead of allocating (and zeroing) hundreds of MB per layer; at each larger level it lets the smaller
+     * maps go. Emptied after each decode: images are decoded one at a time, far apart.
      */
-    private final Workspace workspace = new Workspace();
+    private final Workspace workspace = Workspace.forOneCall();
 
     /** The encoder's diagonal Gaussian over latents; logvar already clamped to [-30, 20]. */
     public record Posterior(Tensor mean, Tensor logvar) {
