@@ -30,6 +30,9 @@ final class Attention {
     /** Scratch of one thread: packed queries, the score tile, the output accumulator and the softmax statistics. */
     private static final class Work {
         float[] q = new float[0], s = new float[0], o = new float[0], max = new float[0], sum = new float[0];
+        /** Per query of the tile being updated: the exponent's reference (the new max, 0 while it is −∞) and the
+         * factor 2^(old max − ref) that rescales what was summed so far. */
+        float[] ref = new float[0], alpha = new float[0];
 
         void ensure(int qLen, int sLen, int oLen, int cols) {
             if (q.length < qLen) q = new float[qLen];
@@ -38,6 +41,8 @@ final class Attention {
             if (max.length < cols) {
                 max = new float[cols];
                 sum = new float[cols];
+                ref = new float[cols];
+                alpha = new float[cols];
             }
         }
     }
@@ -148,7 +153,7 @@ final class Attention {
                 for (int ir = 0; ir < kb; ir += mr) {
                     mk.packed(kt, kHead + k0 + ir, ktStride, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
                 }
-                softmaxUpdate(sp, sBase, nr, kb, k0, q0 + jp * nr, causal, max, sum, jp * nr, o, ldo, hd);
+                softmaxUpdate(sp, sBase, nr, kb, k0, q0 + jp * nr, causal, max, sum, w.ref, w.alpha, jp * nr, o, ldo, hd);
                 // Oᵀ[d][query] += Vᵀ[d][key] · Pᵀ[key][query]: A = V (row d, depth key at vHead + key·hd + d)
                 for (int d0 = 0; d0 < hd; d0 += mr) {
                     mk.packed(vh, vHead + k0 * hd + d0, hd, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
@@ -169,12 +174,13 @@ final class Attention {
      * One key tile of the online softmax for nr queries (columns col0.. of the statistics and of Oᵀ):
      * turns the scores sp[sBase + key·nr + j] into 2^(s − newMax) in place, updates the running max and
      * sum, and rescales the output accumulated so far by 2^(oldMax − newMax). The vector path takes tiles
-     * two preferred vectors wide (the preferred kernels' nr), and each pass handles both at once: twice the
-     * independent work per loop iteration, half the loop overhead; other widths (tests of narrower kernel
-     * families) go one query at a time.
+     * two preferred vectors wide (the preferred kernels' nr); other widths (tests of narrower kernel
+     * families) go one query at a time. Its steps are separate small methods that pass the per-query
+     * values through arrays (ref, alpha): a vector handed to a method C2 does not inline is boxed, and this
+     * method alone is too large for C2 to inline everything into it.
      */
-    private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery,
-                                      boolean causal, float[] max, float[] sum, int col0, float[] o, int ldo, int hd) {
+    private static void softmaxUpdate(float[] sp, int sBase, int nr, int kb, int k0, int firstQuery, boolean causal,
+                                      float[] max, float[] sum, float[] ref, float[] alpha, int col0, float[] o, int ldo, int hd) {
         int lanes = S.length();
         if (nr != 2 * lanes) {
             softmaxUpdateScalar(sp, sBase, nr, kb, k0, firstQuery, causal, max, sum, col0, o, ldo, hd);
@@ -188,32 +194,37 @@ final class Attention {
                 if (visible < kb) maskCausal(sp, sBase + g + visible * nr, nr, kb - visible, k0 + visible - query);
             }
         }
-        FloatVector old0 = FloatVector.fromArray(S, max, col0), old1 = FloatVector.fromArray(S, max, col0 + lanes);
-        FloatVector new0 = old0, new1 = old1, next0 = old0, next1 = old1;
-        int r = 0, s = sBase;
-        for (; r + 1 < kb; r += 2, s += 2 * nr) { // four chains, to hide the latency of max
-            new0 = new0.max(FloatVector.fromArray(S, sp, s));
-            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
-            next0 = next0.max(FloatVector.fromArray(S, sp, s + nr));
-            next1 = next1.max(FloatVector.fromArray(S, sp, s + nr + lanes));
+        for (int g = 0; g < nr; g += lanes) newMax(sp, sBase + g, nr, kb, max, ref, alpha, col0 + g);
+        expRows(sp, sBase, nr, kb, ref, sum, alpha, col0);
+        rescale(o, col0, ldo, hd, alpha);
+    }
+
+    /**
+     * For the lanes of one vector of queries (column col, scores from s down the rows): the max over the
+     * tile's rows and the running max → max[col..]; the exponent's reference → ref[col..] (the max, or 0 for
+     * a lane with no visible key so far, whose masked scores then give 2^−126, not NaN); and the factor
+     * 2^(old max − ref) → alpha[col..].
+     */
+    private static void newMax(float[] sp, int s, int nr, int rows, float[] max, float[] ref, float[] alpha, int col) {
+        FloatVector old = FloatVector.fromArray(S, max, col);
+        FloatVector m0 = old, m1 = old;
+        int r = 0;
+        for (; r + 1 < rows; r += 2, s += 2 * nr) { // two chains, to hide the latency of max
+            m0 = m0.max(FloatVector.fromArray(S, sp, s));
+            m1 = m1.max(FloatVector.fromArray(S, sp, s + nr));
         }
-        if (r < kb) {
-            new0 = new0.max(FloatVector.fromArray(S, sp, s));
-            new1 = new1.max(FloatVector.fromArray(S, sp, s + lanes));
-        }
-        new0 = new0.max(next0);
-        new1 = new1.max(next1);
-        // a lane with no visible key so far keeps max −∞; measure it from 0 so that its masked scores give
-        // 2^−126 (nothing beside a real key's 1), not NaN
-        FloatVector ref0 = new0.blend(0f, new0.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-        FloatVector ref1 = new1.blend(0f, new1.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
-        FloatVector alpha0 = VectorMath.exp2NonPositive(old0.sub(ref0)), alpha1 = VectorMath.exp2NonPositive(old1.sub(ref1));
-        new0.intoArray(max, col0);
-        new1.intoArray(max, col0 + lanes);
-        // the tile's sums land in sum[], scaled by alpha there
-        FloatVector.fromArray(S, sum, col0).mul(alpha0).intoArray(sum, col0);
-        FloatVector.fromArray(S, sum, col0 + lanes).mul(alpha1).intoArray(sum, col0 + lanes);
-        expRows(sp, sBase, nr, kb, ref0, ref1, sum, col0);
+        if (r < rows) m0 = m0.max(FloatVector.fromArray(S, sp, s));
+        FloatVector m = m0.max(m1);
+        m.intoArray(max, col);
+        FloatVector reference = m.blend(FloatVector.zero(S), m.compare(VectorOperators.EQ, Float.NEGATIVE_INFINITY));
+        reference.intoArray(ref, col);
+        VectorMath.exp2NonPositive(old.sub(reference)).intoArray(alpha, col);
+    }
+
+    /** Oᵀ's columns col0.. (two vectors of queries), every one of its hd rows, times alpha[col0..]. */
+    private static void rescale(float[] o, int col0, int ldo, int hd, float[] alpha) {
+        int lanes = S.length();
+        FloatVector alpha0 = FloatVector.fromArray(S, alpha, col0), alpha1 = FloatVector.fromArray(S, alpha, col0 + lanes);
         for (int d = 0, oo = col0; d < hd; d++, oo += ldo) {
             FloatVector.fromArray(S, o, oo).mul(alpha0).intoArray(o, oo);
             FloatVector.fromArray(S, o, oo + lanes).mul(alpha1).intoArray(o, oo + lanes);
@@ -221,12 +232,13 @@ final class Attention {
     }
 
     /**
-     * Replaces rows [0, rows) of a two-vector-wide tile (stride nr from s) by 2^(x − ref) (ref0 for the
-     * first vector, ref1 for the second) and adds their lane-wise sums to sum[col..]. Its own small method,
-     * so that C2 inlines exp2 here (see {@link Pointwise#apply}).
+     * Replaces rows [0, rows) of a two-vector-wide tile (stride nr from s) by 2^(x − ref[col..]) and sets
+     * sum[col..] to sum·alpha plus their lane-wise sums. Its own small method, so that C2 inlines exp2 here
+     * (see {@link Pointwise#apply}).
      */
-    private static void expRows(float[] sp, int s, int nr, int rows, FloatVector ref0, FloatVector ref1, float[] sum, int col) {
+    private static void expRows(float[] sp, int s, int nr, int rows, float[] ref, float[] sum, float[] alpha, int col) {
         int lanes = S.length();
+        FloatVector ref0 = FloatVector.fromArray(S, ref, col), ref1 = FloatVector.fromArray(S, ref, col + lanes);
         FloatVector sum0 = FloatVector.zero(S), sum1 = sum0;
         for (int r = 0; r < rows; r++, s += nr) {
             FloatVector p0 = VectorMath.exp2NonPositive(FloatVector.fromArray(S, sp, s).sub(ref0));
@@ -236,8 +248,8 @@ final class Attention {
             sum0 = sum0.add(p0);
             sum1 = sum1.add(p1);
         }
-        FloatVector.fromArray(S, sum, col).add(sum0).intoArray(sum, col);
-        FloatVector.fromArray(S, sum, col + lanes).add(sum1).intoArray(sum, col + lanes);
+        FloatVector.fromArray(S, sum, col).fma(FloatVector.fromArray(S, alpha, col), sum0).intoArray(sum, col);
+        FloatVector.fromArray(S, sum, col + lanes).fma(FloatVector.fromArray(S, alpha, col + lanes), sum1).intoArray(sum, col + lanes);
     }
 
     /**
