@@ -1,29 +1,38 @@
 package io.jdiffusion.tensor;
 
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
-/** The one thread pool every kernel shares. Size: -Djdiffusion.threads, else the machine's cores. */
+/**
+ * The threads every kernel shares: the calling thread and {@link #threads()} − 1 workers. Size:
+ * -Djdiffusion.threads, else the machine's cores.
+ *
+ * <p>Not a ForkJoinPool, because of how a network runs: thousands of parallel ops per UNet step, with short
+ * serial stretches between them. An idle pool thread parks at once, and waking it costs a system call and,
+ * on a virtual machine whose virtual CPU went idle meanwhile, the host rescheduling that CPU, which on a busy
+ * host takes from microseconds to milliseconds, per op. Here a worker spins for {@link #SPIN_NANOS} after
+ * its last chunk before it parks (as OpenMP runtimes do), and the caller takes chunks too instead of waiting.
+ */
 public final class Parallel {
-    private static volatile ForkJoinPool pool = newPool(Integer.getInteger("jdiffusion.threads",
+    /** How long an idle worker keeps looking for the next op before it parks: longer than the serial gaps of a step. */
+    static final long SPIN_NANOS = Long.getLong("jdiffusion.spinMicros", 2000) * 1000;
+
+    private static volatile Team team = new Team(Integer.getInteger("jdiffusion.threads",
             Runtime.getRuntime().availableProcessors()));
 
     private Parallel() {
     }
 
-    private static ForkJoinPool newPool(int threads) {
-        return new ForkJoinPool(Math.max(1, threads));
-    }
-
     public static int threads() {
-        return pool.getParallelism();
+        return team.size;
     }
 
-    /** Replaces the pool (the CLI's --threads). */
+    /** Replaces the team (the CLI's --threads). */
     public static synchronized void setThreads(int threads) {
-        if (threads != threads()) {
-            ForkJoinPool old = pool;
-            pool = newPool(threads);
+        if (Math.max(1, threads) != threads()) {
+            Team old = team;
+            team = new Team(threads);
             old.shutdown();
         }
     }
@@ -33,33 +42,145 @@ public final class Parallel {
     }
 
     /**
-     * Runs body over [0, n) split into contiguous chunks of at least {@code grain} items, on the shared
-     * pool; inline when the work is small or when already inside the pool.
+     * Runs body over [0, n) split into contiguous chunks of at least {@code grain} items, which the caller and
+     * the workers take in turn; on the calling thread alone when the work is small, when there is one thread,
+     * or when called from inside a chunk (nested).
      */
     public static void forRange(int n, int grain, RangeBody body) {
-        int chunks = Math.min(threads() * 4, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || threads() == 1 || java.util.concurrent.ForkJoinTask.getPool() == pool) {
+        Team t = team;
+        int chunks = Math.min(t.size * 4, Math.max(1, n / Math.max(1, grain)));
+        if (chunks <= 1 || t.size == 1 || Team.IN_CHUNK.get()) {
             body.run(0, n);
             return;
         }
-        int per = (n + chunks - 1) / chunks;
-        pool.invoke(new RecursiveAction() {
-            @Override
-            protected void compute() {
-                RecursiveAction[] tasks = new RecursiveAction[chunks];
-                int count = 0;
-                for (int c = 0; c < chunks; c++) {
+        t.run(n, chunks, body);
+    }
+
+    /** One parallel op: its chunks, taken by whoever comes first. */
+    private static final class Job {
+        final long generation;
+        final RangeBody body;
+        final int n, chunks, per;
+        final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
+        volatile Throwable failure;
+
+        Job(long generation, RangeBody body, int n, int chunks) {
+            this.generation = generation;
+            this.body = body;
+            this.n = n;
+            this.chunks = chunks;
+            this.per = (n + chunks - 1) / chunks;
+        }
+
+        void work() {
+            Team.IN_CHUNK.set(true);
+            try {
+                for (int c; (c = next.getAndIncrement()) < chunks; ) {
                     int from = c * per, to = Math.min(n, from + per);
-                    if (from >= to) break;
-                    tasks[count++] = new RecursiveAction() {
-                        @Override
-                        protected void compute() {
-                            body.run(from, to);
-                        }
-                    };
+                    try {
+                        if (from < to && failure == null) body.run(from, to);
+                    } catch (Throwable e) {
+                        failure = e;
+                    } finally {
+                        done.incrementAndGet();
+                    }
                 }
-                invokeAll(java.util.Arrays.copyOf(tasks, count));
+            } finally {
+                Team.IN_CHUNK.set(false);
             }
-        });
+        }
+    }
+
+    private static final class Team {
+        /** Whether this thread is running a chunk (a nested forRange then runs inline). */
+        static final ThreadLocal<Boolean> IN_CHUNK = ThreadLocal.withInitial(() -> false);
+
+        final int size;
+        private final Worker[] workers;
+        /** One op at a time: a second caller (two images generated at once) waits for the op in progress. */
+        private final ReentrantLock lock = new ReentrantLock();
+        /** The op in progress, null between ops (so that nothing keeps its arrays reachable). */
+        private volatile Job job;
+        private long generations;
+        private volatile boolean shutdown;
+
+        Team(int threads) {
+            size = Math.max(1, threads);
+            workers = new Worker[size - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker(this);
+                workers[i].thread = Thread.ofPlatform().daemon().name("jdiffusion-worker-" + (i + 1)).start(workers[i]);
+            }
+        }
+
+        void run(int n, int chunks, RangeBody body) {
+            lock.lock();
+            try {
+                Job j = new Job(++generations, body, n, chunks);
+                job = j;
+                for (Worker w : workers) {
+                    if (w.parked) LockSupport.unpark(w.thread);
+                }
+                j.work();
+                while (j.done.get() < j.chunks) Thread.onSpinWait();
+                job = null;
+                Throwable failure = j.failure;
+                if (failure instanceof RuntimeException e) throw e;
+                if (failure instanceof Error e) throw e;
+                if (failure != null) throw new IllegalStateException(failure);
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        void shutdown() {
+            shutdown = true;
+            for (Worker w : workers) LockSupport.unpark(w.thread);
+        }
+    }
+
+    private static final class Worker implements Runnable {
+        private final Team team;
+        volatile Thread thread;
+        /** Set before parking and checked by the dispatcher after it publishes a job (each sees the other's write). */
+        volatile boolean parked;
+
+        Worker(Team team) {
+            this.team = team;
+        }
+
+        @Override
+        public void run() {
+            long seen = 0;
+            while (true) {
+                Job j = awaitJob(seen);
+                if (j == null) return;
+                seen = j.generation;
+                j.work();
+            }
+        }
+
+        /** The next job after generation {@code seen}: spin for a while, then park until the dispatcher wakes us. */
+        private Job awaitJob(long seen) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (true) {
+                Job j = team.job;
+                if (j != null && j.generation != seen) return j;
+                if (team.shutdown) return null;
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                parked = true;
+                j = team.job;
+                if (j != null && j.generation != seen || team.shutdown) {
+                    parked = false;
+                    continue;
+                }
+                LockSupport.park(this);
+                parked = false;
+                spinUntil = System.nanoTime() + SPIN_NANOS;
+            }
+        }
     }
 }
