@@ -8,20 +8,16 @@ class OpsTest {
     @Test
     void linearMatchesTheNaiveLinear() {
         Random32 r = new Random32(31);
-        Tensor x = r.tensor(2, 37, 131);
-        for (DType dtype : DType.values()) {
-            Weight w = r.weight(dtype, "proj.weight", 70, 131);
-            Weight b = r.weight(dtype, "proj.bias", 70);
-            Random32.assertClose(Ops.linear(x, w, b), NaiveOps.linear(x, w, b), 1e-5);
-            Random32.assertClose(Ops.linear(x, w, null), NaiveOps.linear(x, w, null), 1e-5);
-        }
-        // few rows and many outputs: computed transposed (Yᵀ = W·Xᵀ)
-        Tensor fewRows = r.tensor(3, 29, 131);
-        for (DType dtype : DType.values()) {
-            Weight w = r.weight(dtype, "proj.weight", 250, 131);
-            Weight b = r.weight(dtype, "proj.bias", 250);
-            Random32.assertClose(Ops.linear(fewRows, w, b), NaiveOps.linear(fewRows, w, b), 1e-5);
-            Random32.assertClose(Ops.linear(fewRows, w, null), NaiveOps.linear(fewRows, w, null), 1e-5);
+        // 74 rows: computed as X·Wᵀ; 87 rows and many outputs: computed transposed (Yᵀ = W·Xᵀ)
+        int[][] rowsByOutputs = {{2, 37, 70}, {3, 29, 250}};
+        for (int[] shape : rowsByOutputs) {
+            Tensor x = r.tensor(shape[0], shape[1], 131);
+            for (DType dtype : DType.values()) {
+                Weight w = r.weight(dtype, "proj.weight", shape[2], 131);
+                Weight b = r.weight(dtype, "proj.bias", shape[2]);
+                Random32.assertClose(Ops.linear(x, w, b), NaiveOps.linear(x, w, b), 1e-5);
+                Random32.assertClose(Ops.linear(x, w, null), NaiveOps.linear(x, w, null), 1e-5);
+            }
         }
         Tensor one = r.tensor(1, 320);
         Weight w = r.weight(DType.F16, "time_embedding.linear_1.weight", 1280, 320);

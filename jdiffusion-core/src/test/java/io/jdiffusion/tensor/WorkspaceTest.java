@@ -133,18 +133,14 @@ class WorkspaceTest {
     @Test
     void unetCallsReuseTheirFeatureMapsAndStillMatchDiffusers() {
         StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
-        SafeTensors ref = Fixtures.tensors("tiny-sd15-ref/unet.safetensors");
-        Tensor sample = Fixtures.tensor(ref, "sample");
-        Tensor context = Fixtures.tensor(ref, "encoder_hidden_states");
-        float timestep = Fixtures.tensor(ref, "timestep").data[0];
-        Tensor expected = Fixtures.tensor(ref, "out");
+        Fixtures.UNetCall ref = Fixtures.tinySd15UNetCall();
         UNet unet = new UNet(model.unetConfig(), model.unet());
         Workspace.poison = true;
 
         long heldAfterFirst = -1;
         for (int call = 0; call < 3; call++) {
-            Tensor out = unet.forward(sample, timestep, context);
-            assertThat(Fixtures.relativeError(out.data, expected.data)).as("call " + call).isLessThanOrEqualTo(1e-4);
+            Tensor out = unet.forward(ref.sample(), ref.timestep(), ref.encoderHiddenStates());
+            assertThat(Fixtures.relativeError(out.data, ref.out().data)).as("call " + call).isLessThanOrEqualTo(1e-4);
             if (call == 0) heldAfterFirst = unet.workspaceBytes();
             else assertThat(unet.workspaceBytes()).as("arrays after call " + call).isEqualTo(heldAfterFirst);
         }

@@ -98,6 +98,16 @@ public final class Fixtures {
         return folder != null ? folder : require("tiny-sd15.safetensors");
     }
 
+    /** The tiny SD 1.x UNet's reference call (tiny-sd15-ref/unet.safetensors): its inputs and diffusers' output. */
+    public record UNetCall(Tensor sample, Tensor encoderHiddenStates, float timestep, Tensor out) {
+    }
+
+    public static UNetCall tinySd15UNetCall() {
+        SafeTensors ref = tensors("tiny-sd15-ref/unet.safetensors");
+        return new UNetCall(tensor(ref, "sample"), tensor(ref, "encoder_hidden_states"), tensor(ref, "timestep").data[0],
+                tensor(ref, "out"));
+    }
+
     /** cases.json's "cases" array. */
     public static List<JsonNode> cases() {
         JsonNode root = Json.read(require("cases.json"));

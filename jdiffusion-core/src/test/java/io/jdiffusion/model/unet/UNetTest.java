@@ -27,16 +27,12 @@ class UNetTest {
     @Test
     void matchesDiffusersOnTinySd15() {
         StableDiffusionModel model = ModelLoader.load(Fixtures.tinySd15());
-        SafeTensors ref = Fixtures.tensors("tiny-sd15-ref/unet.safetensors");
-        Tensor sample = Fixtures.tensor(ref, "sample");
-        Tensor context = Fixtures.tensor(ref, "encoder_hidden_states");
-        float timestep = Fixtures.tensor(ref, "timestep").data[0];
-        Tensor expected = Fixtures.tensor(ref, "out");
+        Fixtures.UNetCall ref = Fixtures.tinySd15UNetCall();
 
-        Tensor out = new UNet(model.unetConfig(), model.unet()).forward(sample, timestep, context);
+        Tensor out = new UNet(model.unetConfig(), model.unet()).forward(ref.sample(), ref.timestep(), ref.encoderHiddenStates());
 
-        assertThat(out.shape).containsExactly(expected.shape);
-        assertThat(Fixtures.relativeError(out.data, expected.data)).isLessThanOrEqualTo(1e-4);
+        assertThat(out.shape).containsExactly(ref.out().shape);
+        assertThat(Fixtures.relativeError(out.data, ref.out().data)).isLessThanOrEqualTo(1e-4);
     }
 
     /**
