@@ -256,8 +256,10 @@ public final class Gemm {
             return;
         }
         if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
-        // tiles of maxMr rows; fewer when A has fewer rows (a convolution to 3 or 4 channels)
-        final int mr = Math.min(mk.maxMr, m), nr = mk.nr;
+        // tiles of up to maxMr rows, as even as the tile count allows: 128 rows as 10 tiles of 13, not 9 of 14
+        // and a 14-row tile computed for its 2 rows (the VAE's 128-channel convolutions); a convolution to 3 or
+        // 4 channels takes one tile of 3 or 4
+        final int mr = (m + (m + mk.maxMr - 1) / mk.maxMr - 1) / ((m + mk.maxMr - 1) / mk.maxMr), nr = mk.nr;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
         // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
