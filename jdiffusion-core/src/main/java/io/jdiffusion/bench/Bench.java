@@ -12,9 +12,12 @@ import io.jdiffusion.pipeline.Txt2ImgRequest;
 import io.jdiffusion.sampling.NoisePredictor;
 import io.jdiffusion.sampling.TorchCpuRandom;
 import io.jdiffusion.tensor.FlopCounter;
+import io.jdiffusion.tensor.KernelProbe;
 import io.jdiffusion.tensor.OpProfile;
 import io.jdiffusion.tensor.Parallel;
 import io.jdiffusion.tensor.Tensor;
+import io.jdiffusion.tensor.Weight;
+import io.jdiffusion.tensor.Weights;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -229,6 +232,9 @@ public final class Bench {
         double allocatedPerStepMb = allocatedBefore < 0 || allocatedAfter < 0 ? -1
                 : (allocatedAfter - allocatedBefore) / (double) o.steps / (1 << 20);
         rss.put("unet", ProcessMemory.peakRssMb());
+        // how fast this process's compiled code is: tells a slow process's weak spot (docs/PERFORMANCE.md)
+        progress.accept(String.format(Locale.ROOT, "this process: weight conversion %.2f ns/element, FMA kernel %.0f GFLOP/s on one thread",
+                KernelProbe.conversionNanos(largestWeight(model.model().unet())), KernelProbe.kernelGflops()));
 
         progress.accept("VAE decode" + (o.vaeTiling != null ? " (tiled)" : ""));
         OpProfile.section("vae warm-up");
@@ -243,6 +249,16 @@ public final class Bench {
         return new Result(arch, o.width, o.height, Parallel.threads(), textS, unetS, vaeS, perStep.total() / unetS / 1e9,
                 ProcessMemory.peakRssMb(), source, bytes, o.steps, perStep, generateS, loadS, o.vaeTiling != null,
                 Runtime.getRuntime().maxMemory() >> 20, rss, allocatedPerStepMb, busyCores);
+    }
+
+    /** The weight with the most elements (the conversion probe's subject). */
+    private static Weight largestWeight(Weights weights) {
+        Weight largest = null;
+        for (String name : weights.names()) {
+            Weight w = weights.get(name);
+            if (largest == null || w.numel() > largest.numel()) largest = w;
+        }
+        return largest;
     }
 
     /**
