@@ -34,7 +34,7 @@ public final class Ops {
                 float[] outT = Workspace.floats(n * m);
                 Gemm.weightTimes(n, m, k, w, x.data, 0, k, bias, outT);
                 transposeEach(1, n, m, outT, out);
-                Workspace.release(new Tensor(outT, n * m));
+                Workspace.release(outT);
             } else {
                 Gemm.gemm(m, n, k, x.data, 0, k, w, bias, out, 0, n, false);
             }

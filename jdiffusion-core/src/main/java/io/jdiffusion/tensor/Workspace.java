@@ -104,9 +104,13 @@ public final class Workspace {
      * an array of an enclosing scope, an array from outside) is left alone.
      */
     public static void release(Tensor t) {
+        release(t.data);
+    }
+
+    /** As {@link #release(Tensor)}, for an op's scratch array. */
+    static void release(float[] a) {
         Workspace ws = CURRENT.get();
-        if (ws == null) return;
-        ws.releaseInInnermost(t.data);
+        if (ws != null) ws.releaseInInnermost(a);
     }
 
     /** next, made from used, which nothing reads any more: {@link #release}s used, returns next. */
