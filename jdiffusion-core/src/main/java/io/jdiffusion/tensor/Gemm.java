@@ -256,10 +256,11 @@ public final class Gemm {
             return;
         }
         if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
-        // tiles of up to maxMr rows, as even as the tile count allows: 128 rows as 10 tiles of 13, not 9 of 14
-        // and a 14-row tile computed for its 2 rows (the VAE's 128-channel convolutions); a convolution to 3 or
-        // 4 channels takes one tile of 3 or 4
-        final int mr = (m + (m + mk.maxMr - 1) / mk.maxMr - 1) / ((m + mk.maxMr - 1) / mk.maxMr), nr = mk.nr;
+        // as few tiles as maxMr allows, their height as even as the count allows: 128 rows as 10 tiles of 13, not
+        // 9 of 14 and a 14-row tile computed for its 2 rows (the VAE's 128-channel convolutions); a convolution
+        // to 3 or 4 channels takes one tile of 3 or 4
+        final int rowTiles = (m + mk.maxMr - 1) / mk.maxMr;
+        final int mr = (m + rowTiles - 1) / rowTiles, nr = mk.nr;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
         // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
@@ -362,10 +363,10 @@ public final class Gemm {
     }
 
     /**
-     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the same kernel (mr rows, the most the
-     * registers hold unless A has fewer rows): a ragged tile at the bottom or right edge is computed whole
-     * into scratch and its valid part copied. Kernels of other heights would be rarely called, and a rarely called Vector API method runs
-     * in the interpreter or C1 (some 50× slower) long before C2 compiles it.
+     * One register tile: rows ic+ir.., columns jc+jr.. of C. Always the same kernel within a product (mr rows,
+     * chosen in {@link #run}): a ragged tile at the bottom or right edge is computed whole into scratch and its
+     * valid part copied. (Every kernel height is compiled by the warm-up: a rarely called Vector API method runs
+     * in the interpreter or C1, some 50× slower, long before C2 compiles it.)
      */
     private static void tile(MicroKernels mk, int mr, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
                              float[] bp, Out out, boolean acc, boolean last, float[] rowBias, float[] colBias) {

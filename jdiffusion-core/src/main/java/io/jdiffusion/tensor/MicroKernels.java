@@ -14,8 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * variable stride costs a register per row (x86 has too few for 14 rows, and the spills cost ~17%).
  * Attention reads its operands "k-major" (a tile's rows are consecutive floats) in place.
  *
- * <p>Callers use the {@link #maxMr}-row kernels wherever they can, computing ragged edges whole: a rarely
- * called Vector API method runs interpreted or in C1, some 50× slower, long before C2 compiles it.
+ * <p>A product uses one kernel height throughout (as many rows as keep its tiles even, at most {@link #maxMr}),
+ * computing ragged edges whole; every height is compiled by the warm-up, since a rarely called Vector API
+ * method runs interpreted or in C1, some 50× slower, long before C2 compiles it.
  */
 abstract class MicroKernels {
     /** The vector shape the kernels are written for. */

@@ -39,6 +39,8 @@ public final class Workspace {
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
     /** Arrays handed out and not yet returned, the open scopes' in order of opening (each scope a suffix). */
     private final ArrayList<float[]> taken = new ArrayList<>();
+    /** Where in {@link #taken} the innermost open scope's arrays begin (what {@link #release} may hand back). */
+    private int innermostStart;
     private long heldBytes;
 
     /**
@@ -168,8 +170,6 @@ public final class Workspace {
     private void giveBack(float[] a) {
         free.computeIfAbsent(a.length, k -> new ArrayDeque<>()).addLast(a);
     }
-
-    private int innermostStart = 0;
 
     private void releaseInInnermost(float[] a) {
         for (int i = taken.size() - 1; i >= innermostStart; i--) {

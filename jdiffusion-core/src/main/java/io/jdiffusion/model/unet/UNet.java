@@ -218,7 +218,7 @@ public final class UNet {
         workspace.clear();
     }
 
-    /** Bytes of the feature maps kept for the next call (bench reports, tests). */
+    /** Bytes of the feature maps kept for the next call (tests). */
     public long workspaceBytes() {
         return workspace.heldBytes();
     }

@@ -266,7 +266,6 @@ public final class Vae {
         Tensor forward(Tensor z) {
             return tail(head(z));
         }
-        // (head and tail hand each feature map back to the workspace once the next is made from it)
 
         /**
          * How many up blocks' resnets the head runs: those at the latents' resolution and at twice it. Their
@@ -282,7 +281,10 @@ public final class Vae {
             return 1 << (headUpBlocks() - 1);
         }
 
-        /** conv_in, the mid block and the first up blocks' resnets: latents → a feature map at headScale(). */
+        /**
+         * conv_in, the mid block and the first up blocks' resnets: latents → a feature map at headScale(). Here
+         * and in the tail each map goes back to the workspace as soon as the next is made from it.
+         */
         Tensor head(Tensor z) {
             Tensor h = Workspace.replace(z, convIn.apply(z));
             h = Workspace.replace(h, midBlock.forward(h));
