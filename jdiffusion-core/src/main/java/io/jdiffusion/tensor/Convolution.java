@@ -21,6 +21,13 @@ final class Convolution {
     /** Convolution with zero padding padTop/padLeft and output size oh×ow (the bottom/right padding follows). */
     static Tensor conv2d(MicroKernels mk, Gemm.Blocking blk, Tensor x, Weight w, Weight b,
                          int stride, int padTop, int padLeft, int oh, int ow) {
+        if (Winograd.applies(x, w, stride, padTop, padLeft, oh, ow)) return Winograd.conv3x3(mk, blk, x, w, b);
+        return direct(mk, blk, x, w, b, stride, padTop, padLeft, oh, ow);
+    }
+
+    /** {@link #conv2d} as one implicit GEMM, whatever the kernel. */
+    static Tensor direct(MicroKernels mk, Gemm.Blocking blk, Tensor x, Weight w, Weight b,
+                         int stride, int padTop, int padLeft, int oh, int ow) {
         int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
         int k = cin * kh * kw, pixels = oh * ow;

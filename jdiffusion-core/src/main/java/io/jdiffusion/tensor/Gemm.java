@@ -152,6 +152,25 @@ public final class Gemm {
         }
     }
 
+    /** B as a float32 row-major [K, N] array, row stride ldb (a copy per panel row). */
+    record RowMajorB(float[] b, int off, int ldb) implements BSource {
+        @Override
+        public void pack(int j0, int nc, int p0, int kc, int nr, float[] dst, Work w) {
+            for (int jr = 0; jr < nc; jr += nr) {
+                int nn = Math.min(nr, nc - jr);
+                for (int p = 0, d = jr * kc, src = off + p0 * ldb + j0 + jr; p < kc; p++, d += nr, src += ldb) {
+                    System.arraycopy(b, src, dst, d, nn);
+                }
+            }
+            zeroPadColumns(nc, kc, nr, dst);
+        }
+
+        @Override
+        public double cost() {
+            return 1;
+        }
+    }
+
     /** Depth of the chunks in which B panels are transposed (a chunk of a panel: 64 rows of 128 bytes). */
     private static final int TRANSPOSE_CHUNK = 64;
 
@@ -256,11 +275,7 @@ public final class Gemm {
             return;
         }
         if (blk.kc > mk.rowStride) throw new IllegalArgumentException("depth block " + blk.kc + " over the kernels' row stride " + mk.rowStride);
-        // as few tiles as maxMr allows, their height as even as the count allows: 128 rows as 10 tiles of 13, not
-        // 9 of 14 and a 14-row tile computed for its 2 rows (the VAE's 128-channel convolutions); a convolution
-        // to 3 or 4 channels takes one tile of 3 or 4
-        final int rowTiles = (m + mk.maxMr - 1) / mk.maxMr;
-        final int mr = (m + rowTiles - 1) / rowTiles, nr = mk.nr;
+        final int mr = tileHeight(mk, m), nr = mk.nr;
         int mPanels = (m + mr - 1) / mr, nPanels = (n + nr - 1) / nr;
         int threads = (long) m * n * k < PARALLEL_THRESHOLD ? 1 : Parallel.threads();
         // Splitting N makes every thread pack all of A, splitting M all of B: split the way that repeats less work.
@@ -281,6 +296,26 @@ public final class Gemm {
                 }
             }
         });
+    }
+
+    /**
+     * The rows of a product's register tiles: as few tiles as maxMr allows, their height as even as the count
+     * allows (128 rows as 10 tiles of 13, not 9 of 14 and a 14-row tile computed for its 2 rows: the VAE's
+     * 128-channel convolutions); a convolution to 3 or 4 channels takes one tile of 3 or 4.
+     */
+    static int tileHeight(MicroKernels mk, int m) {
+        int rowTiles = (m + mk.maxMr - 1) / mk.maxMr;
+        return (m + rowTiles - 1) / rowTiles;
+    }
+
+    /**
+     * C[m,n] = A·B on the calling thread alone: for callers that run many independent products in parallel
+     * (the 16 of a Winograd convolution).
+     */
+    static void runSerial(MicroKernels mk, Blocking blk, int m, int n, int k, ASource a, BSource b, Out out) {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0 || blk.kc > mk.rowStride) throw new IllegalArgumentException("depth " + k + ", block " + blk.kc);
+        range(mk, blk, tileHeight(mk, m), 0, m, 0, n, k, a, b, null, null, out, false);
     }
 
     /** C[m0:m1, n0:n1] on this thread, in tiles of mr rows. */

@@ -35,12 +35,25 @@ final class MicroKernels128 extends MicroKernels {
     static void q1(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final FloatVector zero = FloatVector.zero(S);
         FloatVector c0_0 = zero, c0_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -55,15 +68,34 @@ final class MicroKernels128 extends MicroKernels {
         final FloatVector zero = FloatVector.zero(S);
         FloatVector c0_0 = zero, c0_1 = zero;
         FloatVector c1_0 = zero, c1_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 401]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -83,18 +115,43 @@ final class MicroKernels128 extends MicroKernels {
         FloatVector c0_0 = zero, c0_1 = zero;
         FloatVector c1_0 = zero, c1_1 = zero;
         FloatVector c2_0 = zero, c2_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
-            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
-            c2_0 = a2.fma(b0, c2_0);
-            c2_1 = a2.fma(b1, c2_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 401]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 801]);
+            c2_0 = a12.fma(b10, c2_0);
+            c2_1 = a12.fma(b11, c2_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -119,21 +176,52 @@ final class MicroKernels128 extends MicroKernels {
         FloatVector c1_0 = zero, c1_1 = zero;
         FloatVector c2_0 = zero, c2_1 = zero;
         FloatVector c3_0 = zero, c3_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
-            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
-            c2_0 = a2.fma(b0, c2_0);
-            c2_1 = a2.fma(b1, c2_1);
-            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
-            c3_0 = a3.fma(b0, c3_0);
-            c3_1 = a3.fma(b1, c3_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 401]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 801]);
+            c2_0 = a12.fma(b10, c2_0);
+            c2_1 = a12.fma(b11, c2_1);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + 1201]);
+            c3_0 = a13.fma(b10, c3_0);
+            c3_1 = a13.fma(b11, c3_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -163,24 +251,61 @@ final class MicroKernels128 extends MicroKernels {
         FloatVector c2_0 = zero, c2_1 = zero;
         FloatVector c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
-            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
-            c2_0 = a2.fma(b0, c2_0);
-            c2_1 = a2.fma(b1, c2_1);
-            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
-            c3_0 = a3.fma(b0, c3_0);
-            c3_1 = a3.fma(b1, c3_1);
-            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
-            c4_0 = a4.fma(b0, c4_0);
-            c4_1 = a4.fma(b1, c4_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 401]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 801]);
+            c2_0 = a12.fma(b10, c2_0);
+            c2_1 = a12.fma(b11, c2_1);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + 1201]);
+            c3_0 = a13.fma(b10, c3_0);
+            c3_1 = a13.fma(b11, c3_1);
+            FloatVector a14 = FloatVector.broadcast(S, a[ai + 1601]);
+            c4_0 = a14.fma(b10, c4_0);
+            c4_1 = a14.fma(b11, c4_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -215,27 +340,70 @@ final class MicroKernels128 extends MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero;
         FloatVector c5_0 = zero, c5_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai++, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 400]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
-            FloatVector a2 = FloatVector.broadcast(S, a[ai + 800]);
-            c2_0 = a2.fma(b0, c2_0);
-            c2_1 = a2.fma(b1, c2_1);
-            FloatVector a3 = FloatVector.broadcast(S, a[ai + 1200]);
-            c3_0 = a3.fma(b0, c3_0);
-            c3_1 = a3.fma(b1, c3_1);
-            FloatVector a4 = FloatVector.broadcast(S, a[ai + 1600]);
-            c4_0 = a4.fma(b0, c4_0);
-            c4_1 = a4.fma(b1, c4_1);
-            FloatVector a5 = FloatVector.broadcast(S, a[ai + 2000]);
-            c5_0 = a5.fma(b0, c5_0);
-            c5_1 = a5.fma(b1, c5_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
+            FloatVector a05 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a05.fma(b00, c5_0);
+            c5_1 = a05.fma(b01, c5_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 1]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 401]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 801]);
+            c2_0 = a12.fma(b10, c2_0);
+            c2_1 = a12.fma(b11, c2_1);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + 1201]);
+            c3_0 = a13.fma(b10, c3_0);
+            c3_1 = a13.fma(b11, c3_1);
+            FloatVector a14 = FloatVector.broadcast(S, a[ai + 1601]);
+            c4_0 = a14.fma(b10, c4_0);
+            c4_1 = a14.fma(b11, c4_1);
+            FloatVector a15 = FloatVector.broadcast(S, a[ai + 2001]);
+            c5_0 = a15.fma(b10, c5_0);
+            c5_1 = a15.fma(b11, c5_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 400]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 800]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 1200]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 1600]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
+            FloatVector a05 = FloatVector.broadcast(S, a[ai + 2000]);
+            c5_0 = a05.fma(b00, c5_0);
+            c5_1 = a05.fma(b01, c5_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));
@@ -274,27 +442,70 @@ final class MicroKernels128 extends MicroKernels {
         FloatVector c3_0 = zero, c3_1 = zero;
         FloatVector c4_0 = zero, c4_1 = zero;
         FloatVector c5_0 = zero, c5_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bi);
-            FloatVector b1 = FloatVector.fromArray(S, b, bi + 4);
-            FloatVector a0 = FloatVector.broadcast(S, a[ai]);
-            c0_0 = a0.fma(b0, c0_0);
-            c0_1 = a0.fma(b1, c0_1);
-            FloatVector a1 = FloatVector.broadcast(S, a[ai + 1]);
-            c1_0 = a1.fma(b0, c1_0);
-            c1_1 = a1.fma(b1, c1_1);
-            FloatVector a2 = FloatVector.broadcast(S, a[ai + 2]);
-            c2_0 = a2.fma(b0, c2_0);
-            c2_1 = a2.fma(b1, c2_1);
-            FloatVector a3 = FloatVector.broadcast(S, a[ai + 3]);
-            c3_0 = a3.fma(b0, c3_0);
-            c3_1 = a3.fma(b1, c3_1);
-            FloatVector a4 = FloatVector.broadcast(S, a[ai + 4]);
-            c4_0 = a4.fma(b0, c4_0);
-            c4_1 = a4.fma(b1, c4_1);
-            FloatVector a5 = FloatVector.broadcast(S, a[ai + 5]);
-            c5_0 = a5.fma(b0, c5_0);
-            c5_1 = a5.fma(b1, c5_1);
+        int p = 0, ai = ao, bi = bo;
+        for (; p + 1 < kc; p += 2, ai += 2 * as, bi += 2 * NR) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 1]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 2]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 3]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 4]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
+            FloatVector a05 = FloatVector.broadcast(S, a[ai + 5]);
+            c5_0 = a05.fma(b00, c5_0);
+            c5_1 = a05.fma(b01, c5_1);
+            FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
+            FloatVector b11 = FloatVector.fromArray(S, b, bi + 4 + 1 * NR);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + as]);
+            c0_0 = a10.fma(b10, c0_0);
+            c0_1 = a10.fma(b11, c0_1);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + as + 1]);
+            c1_0 = a11.fma(b10, c1_0);
+            c1_1 = a11.fma(b11, c1_1);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + as + 2]);
+            c2_0 = a12.fma(b10, c2_0);
+            c2_1 = a12.fma(b11, c2_1);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + as + 3]);
+            c3_0 = a13.fma(b10, c3_0);
+            c3_1 = a13.fma(b11, c3_1);
+            FloatVector a14 = FloatVector.broadcast(S, a[ai + as + 4]);
+            c4_0 = a14.fma(b10, c4_0);
+            c4_1 = a14.fma(b11, c4_1);
+            FloatVector a15 = FloatVector.broadcast(S, a[ai + as + 5]);
+            c5_0 = a15.fma(b10, c5_0);
+            c5_1 = a15.fma(b11, c5_1);
+        }
+        if (p < kc) {
+            FloatVector b00 = FloatVector.fromArray(S, b, bi);
+            FloatVector b01 = FloatVector.fromArray(S, b, bi + 4);
+            FloatVector a00 = FloatVector.broadcast(S, a[ai]);
+            c0_0 = a00.fma(b00, c0_0);
+            c0_1 = a00.fma(b01, c0_1);
+            FloatVector a01 = FloatVector.broadcast(S, a[ai + 1]);
+            c1_0 = a01.fma(b00, c1_0);
+            c1_1 = a01.fma(b01, c1_1);
+            FloatVector a02 = FloatVector.broadcast(S, a[ai + 2]);
+            c2_0 = a02.fma(b00, c2_0);
+            c2_1 = a02.fma(b01, c2_1);
+            FloatVector a03 = FloatVector.broadcast(S, a[ai + 3]);
+            c3_0 = a03.fma(b00, c3_0);
+            c3_1 = a03.fma(b01, c3_1);
+            FloatVector a04 = FloatVector.broadcast(S, a[ai + 4]);
+            c4_0 = a04.fma(b00, c4_0);
+            c4_1 = a04.fma(b01, c4_1);
+            FloatVector a05 = FloatVector.broadcast(S, a[ai + 5]);
+            c5_0 = a05.fma(b00, c5_0);
+            c5_1 = a05.fma(b01, c5_1);
         }
         if (acc) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, co));

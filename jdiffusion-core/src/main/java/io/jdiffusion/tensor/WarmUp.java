@@ -36,6 +36,10 @@ final class WarmUp {
         Tensor fewTokens = new Tensor(filled(20 * 80), 1, 20, 80); // a linear layer computed transposed
         Weight conv = weight(DType.F16, 16, 8, 3, 3), conv1 = weight(DType.F16, 16, 8, 1, 1), bias = weight(DType.F16, 16);
         Weight norm = weight(DType.F32, 8), lin = weight(DType.F16, 80, 80), linB = weight(DType.BF16, 80, 80), ln = weight(DType.F32, 80);
+        // the Winograd convolution's transforms, called a few times per convolution: a UNet step alone would
+        // leave them in C1 (whose Vector API code boxes every vector) for several steps
+        Tensor small = new Tensor(filled(8 * 6 * 6), 1, 8, 6, 6);
+        for (int i = 0; i < 5 * OP_CALLS; i++) Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, small, conv, bias);
         for (int i = 0; i < OP_CALLS; i++) {
             Ops.conv2d(x, conv, bias, 1, 1);
             Ops.conv2d(x, conv, bias, 2, 1);

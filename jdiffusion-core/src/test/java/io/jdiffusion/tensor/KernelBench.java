@@ -13,7 +13,8 @@ import java.util.function.Supplier;
  * java --add-modules jdk.incubator.vector -cp jdiffusion-core/target/classes:jdiffusion-core/target/test-classes \
  *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
- * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
+ * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv64, conv32, vae128,
+ * vae256, vae512 (a same-size 3×3 convolution also timed both ways, Winograd and direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
  * times are the best of the repetitions (--cpu: of the main thread's CPU time, for single-thread tuning on a
@@ -62,6 +63,9 @@ public final class KernelBench {
             case "vae128" -> conv(name, 1, 128, 128, 512, 3, 1, 1);
             case "vae256" -> conv(name, 1, 256, 256, 256, 3, 1, 1);
             case "vae512" -> conv(name, 1, 512, 512, 128, 3, 1, 1);
+            case "conv320x16" -> conv(name, 2, 320, 320, 16, 3, 1, 1);
+            case "conv64" -> conv(name, 2, 64, 64, 64, 3, 1, 1);
+            case "conv32" -> conv(name, 2, 32, 32, 32, 3, 1, 1);
             case "convDown" -> conv(name, 1, 320, 320, 64, 3, 2, 1);
             case "linear" -> linear(name, 8192, 320, 960);
             case "linearK1280" -> linear(name, 512, 1280, 1280);
@@ -116,6 +120,13 @@ public final class KernelBench {
         double flops = 2.0 * batch * cout * cin * k * k * out * out;
         report(name + String.format(Locale.ROOT, " b%d %dx%d %d²→%d² k%d s%d (M%d K%d N%d)", batch, cin, cout, size, out, k, stride, cout, cin * k * k, batch * out * out),
                 flops, () -> Ops.conv2d(x, w, b, stride, pad), () -> NaiveOps.conv2d(x, w, b, stride, pad));
+        if (k == 3 && stride == 1 && pad == 1) {
+            // both ways of a same-size 3×3 convolution, for their ratio in one run (FLOP/s counted as direct)
+            report("  Winograd F(2×2, 3×3)" + (Winograd.applies(x, w, stride, pad, pad, out, out) ? "" : " (not taken)"), flops,
+                    () -> Winograd.conv3x3(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b), null);
+            report("  direct (implicit GEMM)", flops,
+                    () -> Convolution.direct(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b, stride, pad, pad, out, out), null);
+        }
     }
 
     private static void linear(String name, int m, int k, int n) {
