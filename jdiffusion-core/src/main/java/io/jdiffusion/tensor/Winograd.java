@@ -69,9 +69,10 @@ final class Winograd {
         // ones cost a vector's boxing in C2 when the mask may be absent, and masked stores are slow on AMD)
         int cinRow = padded(cin), maxTileRow = tileRowLength(rowsPerChunk, tilesW);
 
-        float[] u = Workspace.floats(E * skewed(coutBlock * cinRow));
-        float[] v = Workspace.floats(E * skewed(cin * maxTileRow));
-        float[] m = Workspace.floats(E * skewed(coutBlock * maxTileRow));
+        float[][] buffers = BUFFERS.get();
+        float[] u = grown(buffers, 0, E * skewed(coutBlock * cinRow));
+        float[] v = grown(buffers, 1, E * skewed(cin * maxTileRow));
+        float[] m = grown(buffers, 2, E * skewed(coutBlock * maxTileRow));
         Geometry g = new Geometry(batch, cin, h, wd, tilesH, tilesW);
         for (int co0 = 0; co0 < cout; co0 += coutBlock) {
             int cb = Math.min(coutBlock, cout - co0), firstCo = co0;
@@ -93,10 +94,19 @@ final class Winograd {
                 Parallel.forRange(cb, 1, (c0, c1) -> transformOutput(g, m, mPlane, ntRow, firstRow, rows, firstCo, c0, c1, cout, bias, out));
             }
         }
-        Workspace.release(m);
-        Workspace.release(v);
-        Workspace.release(u);
         return new Tensor(out, batch, cout, h, wd);
+    }
+
+    /**
+     * U, V and M of the calling thread, grown to the largest convolution's and kept (some tens of MB, bounded by
+     * the budgets): not from the {@link Workspace}, which keeps an array per length, and whose lengths
+     * would then be one set per convolution shape of the network, hundreds of MB held for the whole sampling.
+     */
+    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][0]);
+
+    private static float[] grown(float[][] buffers, int which, int n) {
+        if (buffers[which].length < n) buffers[which] = new float[n];
+        return buffers[which];
     }
 
     /** n rounded up to whole vectors. */
