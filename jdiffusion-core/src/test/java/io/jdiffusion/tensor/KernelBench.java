@@ -13,7 +13,7 @@ import java.util.function.Supplier;
  * java --add-modules jdk.incubator.vector -cp jdiffusion-core/target/classes:jdiffusion-core/target/test-classes \
  *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
- * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv64, conv32, vae128,
+ * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv1280x4b2, conv64, conv32, vae128,
  * vae256, vae512 (a same-size 3×3 convolution also timed both ways, Winograd and direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
@@ -64,6 +64,7 @@ public final class KernelBench {
             case "vae256" -> conv(name, 1, 256, 256, 256, 3, 1, 1);
             case "vae512" -> conv(name, 1, 512, 512, 128, 3, 1, 1);
             case "conv320x16" -> conv(name, 2, 320, 320, 16, 3, 1, 1);
+            case "conv1280x4b2" -> conv(name, 2, 1280, 1280, 4, 3, 1, 1);
             case "conv64" -> conv(name, 2, 64, 64, 64, 3, 1, 1);
             case "conv32" -> conv(name, 2, 32, 32, 32, 3, 1, 1);
             case "convDown" -> conv(name, 1, 320, 320, 64, 3, 2, 1);
