@@ -104,6 +104,7 @@ final class Winograd {
      */
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][0]);
 
+    /** buffers[which], replaced by a larger array when it has fewer than n floats. */
     private static float[] grown(float[][] buffers, int which, int n) {
         if (buffers[which].length < n) buffers[which] = new float[n];
         return buffers[which];
@@ -146,10 +147,10 @@ final class Winograd {
      * is boxed, an allocation per vector.
      */
     private static void transformWeights(Weight w, int cin, int cinRow, int co0, int c0, int c1, float[] u, int plane) {
-        Scratch s = scratch();
-        float[] g = s.weights(9 * cin);
+        float[][] scratch = SCRATCH.get();
+        float[] g = grown(scratch, WEIGHT_ROW, 9 * cin);
         int lanes = S.length();
-        float[] taps = s.taps(9 * cinRow);
+        float[] taps = grown(scratch, TAPS, 9 * cinRow);
         for (int co = c0; co < c1; co++) {
             w.read((long) (co0 + co) * cin * 9, g, 0, 9 * cin);
             for (int k = 0; k < 9; k++) {
@@ -198,7 +199,7 @@ final class Winograd {
     private static void transformInput(Geometry g, float[] x, int firstRow, int rows, int c0, int c1, float[] v, int ntRow, int plane) {
         int tw = g.tilesW, lanes = S.length();
         int len = tw + 1 + lanes; // the runs hold tilesW + 1 values, read one past j up to a whole vector
-        float[] runs = scratch().runs(8 * len);
+        float[] runs = grown(SCRATCH.get(), RUNS, 8 * len);
         for (int ci = c0; ci < c1; ci++) {
             for (int r = 0; r < rows; r++) {
                 int row = firstRow + r, image = row / g.tilesH, ty = row % g.tilesH;
@@ -278,7 +279,7 @@ final class Winograd {
                                         int cout, float[] bias, float[] out) {
         int tw = g.tilesW, lanes = S.length();
         int len = tw + lanes;
-        float[] ys = scratch().outputs(4 * len);
+        float[] ys = grown(SCRATCH.get(), OUTPUTS, 4 * len);
         for (int co = c0; co < c1; co++) {
             int oc = co0 + co;
             float bb = bias == null ? 0f : bias[oc];
@@ -331,34 +332,8 @@ final class Winograd {
         if (2 * j < w) out[row + 2 * j] = ys[left + j];
     }
 
-    /** Per-thread scratch, grown on demand and kept. */
-    private static final class Scratch {
-        float[] weights = new float[0], taps = new float[0], runs = new float[0], outputs = new float[0];
-
-        float[] weights(int n) {
-            if (weights.length < n) weights = new float[n];
-            return weights;
-        }
-
-        float[] taps(int n) {
-            if (taps.length < n) taps = new float[n];
-            return taps;
-        }
-
-        float[] runs(int n) {
-            if (runs.length < n) runs = new float[n];
-            return runs;
-        }
-
-        float[] outputs(int n) {
-            if (outputs.length < n) outputs = new float[n];
-            return outputs;
-        }
-    }
-
-    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
-    private static Scratch scratch() {
-        return SCRATCH.get();
-    }
+    /** Per-thread scratch of the transforms (workers' too), grown on demand and kept: see {@link #grown}. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][0]);
+    /** Which scratch array: a weight row, its 9 taps laid out over channels, an input tile row's 8 runs, 4 output rows. */
+    private static final int WEIGHT_ROW = 0, TAPS = 1, RUNS = 2, OUTPUTS = 3;
 }
