@@ -64,24 +64,23 @@ def kernel(mr, lanes, kind, unroll):
     L.append("        final FloatVector zero = FloatVector.zero(S);")
     for i in range(mr):
         L.append("        FloatVector " + ", ".join(f"c{i}_{v} = zero" for v in range(NV)) + ";")
-    # the depth loop, its body written out `unroll` times; an odd last step after it
-    a_step = f"{unroll}" if kind == "q" else (f"{unroll} * as" if unroll > 1 else "as")
-    a_next = ("ai++" if kind == "q" else "ai += as") if unroll == 1 else f"ai += {a_step}"
+    # the depth loop; unrolled, its body written out twice and an odd last step after it
     if unroll == 1:
+        a_next = "ai++" if kind == "q" else "ai += as"
         L.append(f"        for (int p = 0, ai = ao, bi = bo; p < kc; p++, {a_next}, bi += NR) {{")
         L.extend(step(mr, lanes, kind, 0, "            ", False))
         L.append("        }")
-    else:
+    elif unroll == 2:
+        a_next = "ai += 2" if kind == "q" else "ai += 2 * as"
         L.append("        int p = 0, ai = ao, bi = bo;")
-        L.append(f"        for (; p + {unroll - 1} < kc; p += {unroll}, {a_next}, bi += {unroll} * NR) {{")
-        for u in range(unroll):
+        L.append(f"        for (; p + 1 < kc; p += 2, {a_next}, bi += 2 * NR) {{")
+        for u in range(2):
             L.extend(step(mr, lanes, kind, u, "            ", True))
         L.append("        }")
-    if unroll == 2:
         L.append("        if (p < kc) {")
         L.extend(step(mr, lanes, kind, 0, "            ", True))
         L.append("        }")
-    elif unroll != 1:
+    else:
         raise ValueError("unroll 1 or 2")
     def c_off(i, v):
         row = "co" if i == 0 else ("co + ldc" if i == 1 else f"co + {i} * ldc")

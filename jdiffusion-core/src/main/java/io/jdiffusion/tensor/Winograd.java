@@ -69,11 +69,11 @@ final class Winograd {
         // ones cost a vector's boxing in C2 when the mask may be absent, and masked stores are slow on AMD)
         int cinRow = padded(cin), maxTileRow = tileRowLength(rowsPerChunk, tilesW);
 
-        float[][] buffers = BUFFERS.get();
-        float[] u = grown(buffers, 0, E * skewed(coutBlock * cinRow));
-        float[] v = grown(buffers, 1, E * skewed(cin * maxTileRow));
-        float[] m = grown(buffers, 2, E * skewed(coutBlock * maxTileRow));
-        Geometry g = new Geometry(batch, cin, h, wd, tilesH, tilesW);
+        float[][] scratch = SCRATCH.get();
+        float[] u = grown(scratch, U, E * skewed(coutBlock * cinRow));
+        float[] v = grown(scratch, V, E * skewed(cin * maxTileRow));
+        float[] m = grown(scratch, M, E * skewed(coutBlock * maxTileRow));
+        Geometry g = new Geometry(cin, h, wd, tilesH, tilesW);
         for (int co0 = 0; co0 < cout; co0 += coutBlock) {
             int cb = Math.min(coutBlock, cout - co0), firstCo = co0;
             int uPlane = skewed(cb * cinRow);
@@ -98,16 +98,22 @@ final class Winograd {
     }
 
     /**
-     * U, V and M of the calling thread, grown to the largest convolution's and kept (some tens of MB, bounded by
-     * the budgets): not from the {@link Workspace}, which keeps an array per length, and whose lengths
-     * would then be one set per convolution shape of the network, hundreds of MB held for the whole sampling.
+     * Per-thread arrays, grown to the largest convolution's and kept: U, V and M of the calling thread (some tens
+     * of MB, bounded by the budgets) and the transforms' scratch of every thread. Not from the {@link Workspace},
+     * which keeps an array per length: its lengths would be one set per convolution shape of the network,
+     * hundreds of MB held for the whole sampling.
      */
-    private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][0]);
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[7][0]);
+    /**
+     * Which array: U, V, M; a weight row, its 9 taps laid out over channels, an input tile row's 8 runs, the 4
+     * output rows of a tile row.
+     */
+    private static final int U = 0, V = 1, M = 2, WEIGHT_ROW = 3, TAPS = 4, RUNS = 5, OUTPUTS = 6;
 
-    /** buffers[which], replaced by a larger array when it has fewer than n floats. */
-    private static float[] grown(float[][] buffers, int which, int n) {
-        if (buffers[which].length < n) buffers[which] = new float[n];
-        return buffers[which];
+    /** scratch[which], replaced by a larger array when it has fewer than n floats. */
+    private static float[] grown(float[][] scratch, int which, int n) {
+        if (scratch[which].length < n) scratch[which] = new float[n];
+        return scratch[which];
     }
 
     /** n rounded up to whole vectors. */
@@ -134,7 +140,7 @@ final class Winograd {
     }
 
     /** The input's and the tiling's sizes. */
-    private record Geometry(int batch, int cin, int h, int w, int tilesH, int tilesW) {
+    private record Geometry(int cin, int h, int w, int tilesH, int tilesW) {
     }
 
     /**
@@ -192,9 +198,9 @@ final class Winograd {
      * + tile column, d the 4×4 input patch from (2·ty − 1, 2·tx − 1) (zero outside the image),
      * Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
      *
-     * <p>The patch columns of tile tx are the input columns 2tx − 1 .. 2tx + 2: the odd columns ("even" patch
-     * column 2tx − 1 and 2tx + 1) and the even ones, so each input row is first split into those two runs,
-     * after which every step is a plain vector operation over the tile row.
+     * <p>The patch columns of tile tx are the input columns 2tx − 1, 2tx, 2tx + 1, 2tx + 2: two odd and two even
+     * ones, so each input row is first split into its odd and its even columns, after which every step is a
+     * plain vector operation over the tile row.
      */
     private static void transformInput(Geometry g, float[] x, int firstRow, int rows, int c0, int c1, float[] v, int ntRow, int plane) {
         int tw = g.tilesW, lanes = S.length();
@@ -331,9 +337,4 @@ final class Winograd {
         }
         if (2 * j < w) out[row + 2 * j] = ys[left + j];
     }
-
-    /** Per-thread scratch of the transforms (workers' too), grown on demand and kept: see {@link #grown}. */
-    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[4][0]);
-    /** Which scratch array: a weight row, its 9 taps laid out over channels, an input tile row's 8 runs, 4 output rows. */
-    private static final int WEIGHT_ROW = 0, TAPS = 1, RUNS = 2, OUTPUTS = 3;
 }
