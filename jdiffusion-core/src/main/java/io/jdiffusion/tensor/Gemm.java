@@ -76,17 +76,19 @@ public final class Gemm {
      * about {@code cBlock} floats (which stays in L2 over the depth blocks), taken in B blocks of only
      * {@code ncSmall} columns that stay in L2 too; otherwise they are BLIS's (columns NC → depth → rows).
      * {@code jrOuter}: sweep all A panels of a block under one B panel (else all B panels under one A panel).
+     * {@code sharedA}: the most floats of an A block that all threads share ({@link #columnsSharingA}; every
+     * further block packs the B columns again).
      */
-    record Blocking(int kc, int mc, int nc, int ncSmall, int cBlock, boolean jrOuter) {
-        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, 1 << 20, false);
+    record Blocking(int kc, int mc, int nc, int ncSmall, int cBlock, boolean jrOuter, int sharedA) {
+        static final Blocking DEFAULT = new Blocking(384, 960, 2048, 256, 1 << 20, false, 4 << 20);
     }
 
     /**
-     * Rows of A for the kernels: rows [i0, i0+mc), depth [p0, p0+kc) → dst, row i at i·stride.
+     * Rows of A for the kernels: rows [i0, i0+mc), depth [p0, p0+kc) → dst, row i at dOff + i·stride.
      * {@link #cost()}: relative work per element packed (a plain copy is 1).
      */
     interface ASource {
-        void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w);
+        void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work w);
 
         double cost();
     }
@@ -104,8 +106,8 @@ public final class Gemm {
     /** A float32 row-major A, row stride lda. */
     record RowMajorA(float[] a, int off, int lda) implements ASource {
         @Override
-        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work w) {
-            for (int i = 0; i < mc; i++) System.arraycopy(a, off + (i0 + i) * lda + p0, dst, i * stride, kc);
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work w) {
+            for (int i = 0; i < mc; i++) System.arraycopy(a, off + (i0 + i) * lda + p0, dst, dOff + i * stride, kc);
         }
 
         @Override
@@ -117,8 +119,8 @@ public final class Gemm {
     /** A stored weight of M rows of K values as A (a convolution's [Cout, Cin·kh·kw]), converted while packing. */
     record WeightRowsA(Weight w, int k) implements ASource {
         @Override
-        public void pack(int i0, int mc, int p0, int kc, float[] dst, int stride, Work work) {
-            for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, i * stride, kc);
+        public void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work work) {
+            for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, dOff + i * stride, kc);
         }
 
         @Override
@@ -220,7 +222,7 @@ public final class Gemm {
 
     /** Per-thread packing buffers, grown on demand and kept (no allocation per call). */
     static final class Work {
-        float[] ap = new float[0], bp = new float[0], tile = new float[0], row = new float[0];
+        float[] ap = new float[0], bp = new float[0], tile = new float[0], row = new float[0], shared = new float[0];
         int[] ints = new int[0];
 
         /** Integer scratch of a B source (a convolution's runs and taps). */
@@ -237,6 +239,12 @@ public final class Gemm {
         float[] bp(int n) {
             if (bp.length < n) bp = new float[n];
             return bp;
+        }
+
+        /** A B block all threads read ({@link #rowsSharingB}): this thread's, as the caller of the product. */
+        float[] shared(int n) {
+            if (shared.length < n) shared = new float[n];
+            return shared;
         }
 
         float[] tile(int n) {
@@ -286,16 +294,104 @@ public final class Gemm {
             range(mk, blk, mr, 0, m, 0, n, k, a, b, rowBias, colBias, out, accumulate);
             return;
         }
-        Parallel.forRange(parts, 1, (p0, p1) -> {
-            for (int p = p0; p < p1; p++) {
-                int from = (int) ((long) panels * p / parts), to = (int) ((long) panels * (p + 1) / parts);
-                if (splitN) {
-                    range(mk, blk, mr, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
-                } else {
-                    range(mk, blk, mr, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
+        if (!Variants.gemmShared) {
+            // for comparisons (Variants): a fixed part per thread, each packing its own copy of the other operand
+            Parallel.forRange(parts, 1, (p0, p1) -> {
+                for (int p = p0; p < p1; p++) {
+                    int from = (int) ((long) panels * p / parts), to = (int) ((long) panels * (p + 1) / parts);
+                    if (splitN) {
+                        range(mk, blk, mr, 0, m, from * nr, Math.min(n, to * nr), k, a, b, rowBias, colBias, out, accumulate);
+                    } else {
+                        range(mk, blk, mr, from * mr, Math.min(m, to * mr), 0, n, k, a, b, rowBias, colBias, out, accumulate);
+                    }
                 }
+            });
+        } else if (splitN) {
+            columnsSharingA(mk, blk, mr, m, n, k, a, b, rowBias, colBias, out, accumulate);
+        } else {
+            rowsSharingB(mk, blk, mr, m, n, k, a, b, rowBias, colBias, out, accumulate);
+        }
+    }
+
+    /** Row tiles per chunk of {@link #rowsSharingB} at least: a chunk's kernels should outweigh taking it. */
+    private static final int MIN_CHUNK_TILES = 4;
+
+    /**
+     * The product split by rows, balanced as it runs: per block of columns and depth, all threads pack the B
+     * block together into one shared buffer, then take chunks of rows (several per thread) as they come free,
+     * each packing its own A rows. On a machine whose cores run at uneven speed (a virtual machine sharing its
+     * cores with other guests: one core at half speed for seconds at a time is common) a fixed half of the rows
+     * per thread makes the fast core wait for the slow one; and B is converted once, not once per thread.
+     */
+    private static void rowsSharingB(MicroKernels mk, Blocking blk, int mr, int m, int n, int k, ASource a, BSource b,
+                                     float[] rowBias, float[] colBias, Out out, boolean accumulate) {
+        final int nr = mk.nr;
+        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int mcMax = Math.max(mr, blk.mc / mr * mr);
+        final int ncMax = Math.max(nr, blk.nc / nr * nr);
+        final int rowTiles = (m + mr - 1) / mr;
+        final int chunkTiles = Math.max(MIN_CHUNK_TILES, Math.min(mcMax / mr, rowTiles / (4 * Parallel.threads())));
+        Work caller = work();
+        for (int jc = 0; jc < n; jc += ncMax) {
+            final int jcc = jc, nc = Math.min(ncMax, n - jc), panels = (nc + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += kcMax) {
+                final int pcc = pc, kc = Math.min(kcMax, k - pc), panelSize = kc * nr;
+                float[] bp = caller.shared(panels * panelSize);
+                // the B block, its panels packed by whoever is free, each into its own buffer and copied in
+                Parallel.forRange(panels, 2, (q0, q1) -> {
+                    Work w = work();
+                    float[] own = packB(mk, w, b, jcc + q0 * nr, Math.min(nc, q1 * nr) - q0 * nr, pcc, kc);
+                    System.arraycopy(own, 0, bp, q0 * panelSize, (q1 - q0) * panelSize);
+                });
+                Parallel.forRange(rowTiles, chunkTiles, (t0, t1) -> {
+                    Work w = work();
+                    int rowsEnd = Math.min(m, t1 * mr);
+                    for (int ic = t0 * mr; ic < rowsEnd; ic += mcMax) {
+                        int mc = Math.min(mcMax, rowsEnd - ic);
+                        float[] ap = packA(mk, w, a, mr, ic, mc, pcc, kc);
+                        macro(mk, blk, mr, w, ap, ic, mc, bp, jcc, nc, pcc, kc, k, out, accumulate, rowBias, colBias);
+                    }
+                });
             }
-        });
+        }
+    }
+
+    /**
+     * The product split by columns, balanced as it runs: per block of rows and depth, all threads pack the A
+     * block together into one shared buffer, then take chunks of column panels as they come free, each packing
+     * its own B in small blocks. The counterpart of {@link #rowsSharingB}.
+     */
+    private static void columnsSharingA(MicroKernels mk, Blocking blk, int mr, int m, int n, int k, ASource a, BSource b,
+                                        float[] rowBias, float[] colBias, Out out, boolean accumulate) {
+        final int nr = mk.nr, stride = mk.rowStride;
+        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int mcMax = Math.max(mr, blk.sharedA / stride / mr * mr);
+        final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
+        final int colPanels = (n + nr - 1) / nr;
+        final int chunkPanels = Math.max(1, Math.min(blk.nc / nr, colPanels / (4 * Parallel.threads())));
+        Work caller = work();
+        for (int ic = 0; ic < m; ic += mcMax) {
+            final int icc = ic, mc = Math.min(mcMax, m - ic), rowPanels = (mc + mr - 1) / mr;
+            for (int pc = 0; pc < k; pc += kcMax) {
+                final int pcc = pc, kc = Math.min(kcMax, k - pc);
+                float[] ap = caller.shared(rowPanels * mr * stride);
+                // the A block, its row panels packed by whoever is free, straight into the shared buffer
+                Parallel.forRange(rowPanels, 4, (r0, r1) -> {
+                    int rows = Math.min(mc, r1 * mr) - r0 * mr;
+                    a.pack(icc + r0 * mr, rows, pcc, kc, ap, r0 * mr * stride, stride, work());
+                    for (int i = r0 * mr + rows; i < r1 * mr; i++) java.util.Arrays.fill(ap, i * stride, i * stride + kc, 0f);
+                });
+                Parallel.forRange(colPanels, chunkPanels, (q0, q1) -> {
+                    Work w = work();
+                    int colsEnd = Math.min(n, q1 * nr);
+                    for (int jc = q0 * nr; jc < colsEnd; jc += ncMax) {
+                        int nc = Math.min(ncMax, colsEnd - jc);
+                        float[] bp = packB(mk, w, b, jc, nc, pcc, kc);
+                        macro(mk, blk, mr, w, ap, icc, mc, bp, jc, nc, pcc, kc, k, out, accumulate, rowBias, colBias);
+                    }
+                });
+            }
+        }
     }
 
     /**
@@ -363,7 +459,7 @@ public final class Gemm {
         int stride = mk.rowStride;
         int rowsPadded = (mc + mr - 1) / mr * mr;
         float[] ap = w.ap(rowsPadded * stride);
-        a.pack(ic, mc, pc, kc, ap, stride, w);
+        a.pack(ic, mc, pc, kc, ap, 0, stride, w);
         // the rows past mc of a ragged last panel are computed and thrown away: zeros, not stale values
         for (int i = mc; i < rowsPadded; i++) java.util.Arrays.fill(ap, i * stride, i * stride + kc, 0f);
         return ap;

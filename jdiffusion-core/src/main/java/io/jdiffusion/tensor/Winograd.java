@@ -31,8 +31,6 @@ final class Winograd {
     /** Bytes of U per block of output channels. */
     private static final long WEIGHT_BYTES = 32L << 20;
 
-    /** Whether -Djdiffusion.winograd=false turned it off (comparisons with the direct convolution). */
-    static final boolean ENABLED = !"false".equals(System.getProperty("jdiffusion.winograd"));
 
     /**
      * Whether this convolution should go this way: 3×3, stride 1, same-size padding of 1, and enough tiles and
@@ -41,7 +39,7 @@ final class Winograd {
      * cost more than it saves).
      */
     static boolean applies(Tensor x, Weight w, int stride, int padTop, int padLeft, int oh, int ow) {
-        return ENABLED && w.dim(2) == 3 && w.dim(3) == 3 && stride == 1 && padTop == 1 && padLeft == 1
+        return Variants.winograd && w.dim(2) == 3 && w.dim(3) == 3 && stride == 1 && padTop == 1 && padLeft == 1
                 && oh == x.dim(2) && ow == x.dim(3) && oh >= 16 && ow >= 16 && x.dim(1) >= 32 && w.dim(0) >= 32;
     }
 

@@ -39,8 +39,8 @@ class ConvolutionTest {
         Random32 r = new Random32(12);
         for (int bits : new int[]{512, 256, 128}) {
             MicroKernels mk = MicroKernels.forBits(bits);
-            Gemm.Blocking blk = bits == 256 ? new Gemm.Blocking(20, 2 * mk.maxMr, 3 * mk.nr, mk.nr, 1000, false)
-                    : new Gemm.Blocking(20, 1000, 3 * mk.nr, 2 * mk.nr, 7 * 2 * mk.nr, true);
+            Gemm.Blocking blk = bits == 256 ? new Gemm.Blocking(20, 2 * mk.maxMr, 3 * mk.nr, mk.nr, 1000, false, 1 << 20)
+                    : new Gemm.Blocking(20, 1000, 3 * mk.nr, 2 * mk.nr, 7 * 2 * mk.nr, true, 1 << 20);
             for (int[] cs : CASES) {
                 int cin = cs[0], cout = cs[1], h = cs[2], w = cs[3], kk = cs[4], stride = cs[5], pad = cs[6];
                 Tensor x = r.tensor(1, cin, h, w);

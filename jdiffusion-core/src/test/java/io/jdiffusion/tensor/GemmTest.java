@@ -49,6 +49,44 @@ class GemmTest {
         }
     }
 
+    /**
+     * Products split between threads, both ways (by rows: B packed once for all; by columns: A packed once),
+     * with blocks small enough that every block loop runs several times, a thread count that does not divide
+     * the chunks, bias on both sides and accumulation into C; and the same with a fixed part per thread
+     * (the variant kept for comparisons).
+     */
+    @Test
+    void productsSplitBetweenThreadsShareTheirPackedBlocks() {
+        int threads = Parallel.threads();
+        boolean shared = Variants.gemmShared;
+        try {
+            Parallel.setThreads(3);
+            for (boolean sharing : new boolean[]{true, false}) {
+                Variants.gemmShared = sharing;
+                splitProductsAgree(new Random32(6));
+            }
+        } finally {
+            Parallel.setThreads(threads);
+            Variants.gemmShared = shared;
+        }
+    }
+
+    private static void splitProductsAgree(Random32 r) {
+        MicroKernels mk = MicroKernels.PREFERRED;
+        Gemm.Blocking blk = new Gemm.Blocking(40, 4 * mk.maxMr, 3 * mk.nr, 2 * mk.nr, 1000, false, 5 * mk.maxMr * mk.rowStride);
+        // {m, k, n}: more rows than columns (split by rows), then more columns than rows (split by columns)
+        for (int[] s : new int[][]{{301, 131, 45}, {40, 97, 333}, {67, 250, 290}}) {
+            int m = s[0], k = s[1], n = s[2];
+            float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n), c0 = r.floats(m * n);
+            float[] expected = reference(m, n, k, a, b, colBias, c0);
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expected[i * n + j] += rowBias[i];
+            float[] c = c0.clone();
+            Gemm.run(mk, blk, m, n, k, new Gemm.RowMajorA(a, 0, k), new Gemm.RowsAsColumnsB(b, 0, k),
+                    rowBias, colBias, Gemm.Out.rowMajor(c, 0, n), true);
+            Random32.assertClose(c, expected, 1e-6);
+        }
+    }
+
     /** Few rows against a wide stored weight: bias, accumulation, strides and offsets. */
     @Test
     void fewRowsTimesAStoredWeight() {
@@ -101,9 +139,9 @@ class GemmTest {
             MicroKernels mk = MicroKernels.forBits(bits);
             // rows in several A blocks (BLIS's loop order) or in one (A kept, small B blocks), both sweep orders
             for (Gemm.Blocking blk : new Gemm.Blocking[]{
-                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, true),
-                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, false),
-                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, 20 * 3 * mk.nr, true)}) {
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, true, 1 << 20),
+                    new Gemm.Blocking(48, 3 * mk.maxMr, 2 * mk.nr, mk.nr, 1000, false, 8 * mk.rowStride),
+                    new Gemm.Blocking(48, 1000, 2 * mk.nr, 3 * mk.nr, 20 * 3 * mk.nr, true, 1 << 20)}) {
                 for (int[] s : SIZES) {
                     int m = s[0], k = s[1], n = s[2];
                     float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n);

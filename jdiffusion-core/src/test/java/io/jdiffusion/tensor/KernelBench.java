@@ -218,10 +218,19 @@ public final class KernelBench {
     private static List<Gemm.Blocking> blockings() {
         List<Gemm.Blocking> list = new ArrayList<>();
         list.add(Gemm.Blocking.DEFAULT);
+        String spec = System.getProperty("tune.blockings");
+        if (spec != null) {
+            // kc:mc:nc:ncSmall:jrOuter;...
+            for (String b : spec.split(";")) {
+                String[] f = b.split(":");
+                list.add(new Gemm.Blocking(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), 1 << 20, Boolean.parseBoolean(f[4]), 4 << 20));
+            }
+            return list;
+        }
         for (int mc : new int[]{224, 448, 672, 960}) {
             for (boolean jrOuter : new boolean[]{false, true}) {
-                list.add(new Gemm.Blocking(384, mc, 2048, 256, 1 << 20, jrOuter));
-                list.add(new Gemm.Blocking(384, mc, 512, 256, 1 << 20, jrOuter));
+                list.add(new Gemm.Blocking(384, mc, 2048, 256, 1 << 20, jrOuter, 4 << 20));
+                list.add(new Gemm.Blocking(384, mc, 512, 256, 1 << 20, jrOuter, 4 << 20));
             }
         }
         return list;
