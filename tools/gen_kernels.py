@@ -8,9 +8,10 @@ Each kernel computes one C tile of MR rows x NR columns (NR = two vectors), keep
 in registers:  C[i][j] (+)= sum over p < kc of A(i, p) * b[bo + p*NR + j].
 B is always a packed micro-panel [kc][NR]. A comes in one of two layouts:
   qMR: "row panel" A(i, p) = a[ao + i*ROW_STRIDE + p]  (the GEMM's packed A blocks), MR = 1 .. max
-  pMAX: "k-major"  A(i, p) = a[ao + p*as + i]          (attention's K^T and V read in place), max rows only
+  pMAX: "k-major"  A(i, p) = a[ao + p*MAX + i]         (attention's keys and values, gathered so), max rows only
 With a fixed row stride every row address is one pointer plus a constant: a variable stride needs a
-register per row, more than x86 has for 14 rows, and the spills cost ~17%. The code paths use only the
+register per row, more than x86 has for 14 rows, and the spills cost ~17%. The k-major stride is a constant
+too: with a variable one C2 cannot take the array bounds checks out of the loop, one per broadcast. The code paths use only the
 widest kernels (others are rarely called, and a rarely called Vector API method runs interpreted or in C1
 for a long time before C2 compiles it); the narrower row-panel kernels serve matrices with fewer rows.
 """
@@ -45,7 +46,8 @@ def step(mr, lanes, kind, u, indent, unrolled):
             off = i * ROW_STRIDE + u
             src = "a[ai]" if off == 0 else f"a[ai + {off}]"
         else:
-            src = "a[ai" + (" + as" if u else "") + (f" + {i}" if i else "") + "]"
+            off = u * mr + i
+            src = "a[ai]" if off == 0 else f"a[ai + {off}]"
         L.append(f"{indent}FloatVector a{n}{i} = FloatVector.broadcast(S, {src});")
         for v in range(NV):
             L.append(f"{indent}c{i}_{v} = a{n}{i}.fma(b{n}{v}, c{i}_{v});")
@@ -59,19 +61,19 @@ def kernel(mr, lanes, kind, unroll):
         L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */")
         L.append(f"    static void q{mr}(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
     else:
-        L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */")
-        L.append(f"    static void p{mr}(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
+        L.append(f"    /** C[{mr}x{nr}] (+)= A(i, p) = a[ao + p*{mr} + i] times the packed B panel. */")
+        L.append(f"    static void p{mr}(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {{")
     L.append("        final FloatVector zero = FloatVector.zero(S);")
     for i in range(mr):
         L.append("        FloatVector " + ", ".join(f"c{i}_{v} = zero" for v in range(NV)) + ";")
     # the depth loop; unrolled, its body written out twice and an odd last step after it
     if unroll == 1:
-        a_next = "ai++" if kind == "q" else "ai += as"
+        a_next = "ai++" if kind == "q" else f"ai += {mr}"
         L.append(f"        for (int p = 0, ai = ao, bi = bo; p < kc; p++, {a_next}, bi += NR) {{")
         L.extend(step(mr, lanes, kind, 0, "            ", False))
         L.append("        }")
     elif unroll == 2:
-        a_next = "ai += 2" if kind == "q" else "ai += 2 * as"
+        a_next = "ai += 2" if kind == "q" else f"ai += {2 * mr}"
         L.append("        int p = 0, ai = ao, bi = bo;")
         L.append(f"        for (; p + 1 < kc; p += 2, {a_next}, bi += 2 * NR) {{")
         for u in range(2):
@@ -128,8 +130,8 @@ def family(suffix, species, lanes, max_mr, unroll):
     out.append("    }")
     out.append("")
     out.append("    @Override")
-    out.append("    void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {")
-    out.append(f"        p{max_mr}(a, ao, as, b, bo, kc, c, co, ldc, acc);")
+    out.append("    void packed(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {")
+    out.append(f"        p{max_mr}(a, ao, b, bo, kc, c, co, ldc, acc);")
     out.append("    }")
     out.append("")
     for mr in range(1, max_mr + 1):

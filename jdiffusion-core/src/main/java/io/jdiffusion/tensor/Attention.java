@@ -11,12 +11,12 @@ import java.util.Arrays;
  * matrix never exists, only one tile of it per task.
  *
  * <p>A task is one (batch, head, tile of queries). It works on transposed tiles so that the queries lie
- * along the vector lanes: {@code Sᵀ[key, query] = K·(scale·Q)ᵀ} takes the head's keys, transposed once per
- * call into Kᵀ [d][key], as the kernels' A and the query tile, packed once per task, as B; the softmax
- * statistics (running max and sum per query) are then plain lane-wise vector operations down the key rows;
- * and {@code Oᵀ[d, query] += Vᵀ·Pᵀ} reads the head's values, gathered once per call into [key][d], as A
- * with Pᵀ already in the packed panel layout the kernels take as B. Both A layouts are "k-major" (the
- * kernel's rows are consecutive floats), which the kernels read fastest.
+ * along the vector lanes: {@code Sᵀ[key, query] = K·(scale·Q)ᵀ} takes the head's keys as the kernels' A and
+ * the query tile, packed once per task, as B; the softmax statistics (running max and sum per query) are then
+ * plain lane-wise vector operations down the key rows; and {@code Oᵀ[d, query] += Vᵀ·Pᵀ} takes the head's
+ * values as A with Pᵀ already in the packed panel layout the kernels take as B. Keys and values are gathered
+ * once per call into "k-major" panels of the kernel's height (a depth step's rows are consecutive floats,
+ * the panel's depth steps follow each other): one stream per tile, at a stride the kernels know as a constant.
  */
 final class Attention {
     private Attention() {
@@ -49,7 +49,7 @@ final class Attention {
 
     private static final ThreadLocal<Work> WORK = ThreadLocal.withInitial(Work::new);
 
-    /** Per calling thread: the heads' keys transposed and values gathered, reused from call to call. */
+    /** Per calling thread: the heads' keys and values gathered into panels, reused from call to call. */
     private static final ThreadLocal<float[][]> HEADS = ThreadLocal.withInitial(() -> new float[][]{new float[0], new float[0]});
 
     /** q [B, Tq, C], k and v [B, Tk, C], C split into heads; scale 1/sqrt(C/heads); causal: query i sees keys ≤ i. */
@@ -69,15 +69,16 @@ final class Attention {
         long flops = 4L * batch * tq * tk * c;
         boolean parallel = flops >= (1L << 20);
 
-        // per (batch, head): Kᵀ [hd][ktStride] and V [tk][hd], contiguous
-        int ktStride = keyStride(tk, mr);
+        // per (batch, head): the keys in panels of mr keys [key / mr][d][key % mr], the values in panels of mr
+        // dimensions [d / mr][key][d % mr]; the last panels padded with zeros
+        int kHeadSize = (tk + mr - 1) / mr * mr * hd, vHeadSize = (hd + mr - 1) / mr * mr * tk;
         float[][] scratch = HEADS.get();
-        // + mr: a kernel tile reads up to mr − 1 rows past the last key or dimension (rows it throws away)
-        if (scratch[0].length < batch * ktStride * c) scratch[0] = new float[batch * ktStride * c];
-        if (scratch[1].length < batch * tk * c + mr) scratch[1] = new float[batch * tk * c + mr];
-        float[] kt = scratch[0], vh = scratch[1];
+        int heads2 = batch * heads;
+        if (scratch[0].length < heads2 * kHeadSize) scratch[0] = new float[heads2 * kHeadSize];
+        if (scratch[1].length < heads2 * vHeadSize) scratch[1] = new float[heads2 * vHeadSize];
+        float[] kp = scratch[0], vp = scratch[1];
         Parallel.RangeBody gather = (g0, g1) -> {
-            for (int g = g0; g < g1; g++) gatherHead(k.data, v.data, kt, vh, g / heads, g % heads, tk, ktStride, c, hd);
+            for (int g = g0; g < g1; g++) gatherHead(k.data, v.data, kp, vp, g / heads, g % heads, tk, c, hd, mr, kHeadSize, vHeadSize);
         };
         if (parallel) Parallel.forRange(batch * heads, 1, gather);
         else gather.run(0, batch * heads);
@@ -88,7 +89,7 @@ final class Attention {
             w.ensure(bq * hd, bq * bk, (hd + mr) * bq, bq);
             for (int t = t0; t < t1; t++) {
                 int n = t / (heads * qTiles), h = t / qTiles % heads, q0 = t % qTiles * bq;
-                task(mk, w, q.data, kt, vh, out, n, h, q0, Math.min(bq, tq - q0), bq, bk, tq, tk, ktStride, c, hd, heads, scale, causal);
+                task(mk, w, q.data, kp, vp, out, n, h, q0, Math.min(bq, tq - q0), bq, bk, tq, tk, kHeadSize, vHeadSize, c, hd, heads, scale, causal);
             }
         };
         if (parallel) Parallel.forRange(tasks, 1, body);
@@ -96,39 +97,40 @@ final class Attention {
         return new Tensor(out, batch, tq, c);
     }
 
-    /**
-     * Floats between the rows of Kᵀ: the keys plus room for a kernel tile that runs past the last key (its
-     * extra rows are thrown away), and never a multiple of 1 KiB, so that the kernel's successive rows do
-     * not all fall into one L1 set.
-     */
-    static int keyStride(int tk, int mr) {
-        int stride = tk + Math.max(16, mr);
-        return stride % 256 == 0 ? stride + 16 : stride;
-    }
-
     /** Rows of Oᵀ computed: hd rounded up to whole kernel tiles. */
     private static int dTilesRows(int hd, int mr) {
         return (hd + mr - 1) / mr * mr;
     }
 
-    /** Head h of batch item n: kt[head][d][key] = k[n][key][h·hd + d] (rows ktStride apart), vh[head][key][d] = v[n][key][h·hd + d]. */
-    private static void gatherHead(float[] k, float[] v, float[] kt, float[] vh, int n, int h, int tk, int ktStride, int c, int hd) {
+    /**
+     * Head h of batch item n into panels of mr: keys kp[head][key / mr][d][key % mr] and values
+     * vp[head][d / mr][key][d % mr] (head = n·heads + h), = k[n][key][h·hd + d] and v[n][key][h·hd + d];
+     * zero where a last panel runs past the keys or the head's dimensions.
+     */
+    private static void gatherHead(float[] k, float[] v, float[] kp, float[] vp, int n, int h, int tk, int c, int hd, int mr,
+                                   int kHeadSize, int vHeadSize) {
         int head = n * (c / hd) + h;
+        int kHead = head * kHeadSize, vHead = head * vHeadSize;
+        Arrays.fill(kp, kHead, kHead + kHeadSize, 0f);
+        Arrays.fill(vp, vHead, vHead + vHeadSize, 0f);
         for (int key = 0; key < tk; key++) {
             int src = (n * tk + key) * c + h * hd;
-            System.arraycopy(v, src, vh, head * tk * hd + key * hd, hd);
-            for (int d = 0, dst = head * ktStride * hd + key; d < hd; d++, dst += ktStride) kt[dst] = k[src + d];
+            int kDst = kHead + key / mr * hd * mr + key % mr, vDst = vHead + key * mr;
+            for (int d = 0; d < hd; d++) {
+                kp[kDst + d * mr] = k[src + d];
+                vp[vDst + d / mr * tk * mr + d % mr] = v[src + d];
+            }
         }
     }
 
-    private static void task(MicroKernels mk, Work w, float[] q, float[] kt, float[] vh, float[] out,
-                             int n, int h, int q0, int nq, int bq, int bk, int tq, int tk, int ktStride, int c, int hd, int heads,
-                             float scale, boolean causal) {
+    private static void task(MicroKernels mk, Work w, float[] q, float[] kp, float[] vp, float[] out,
+                             int n, int h, int q0, int nq, int bq, int bk, int tq, int tk, int kHeadSize, int vHeadSize, int c, int hd,
+                             int heads, float scale, boolean causal) {
         final int nr = mk.nr, mr = mk.maxMr;
         final int panels = (nq + nr - 1) / nr;  // query panels in use
         final int ldo = bq;                     // Oᵀ is [hd][bq]
         final int head = n * heads + h;
-        final int kHead = head * ktStride * hd, vHead = head * tk * hd;
+        final int kHead = head * kHeadSize, vHead = head * vHeadSize;
         float[] qp = w.q, sp = w.s, o = w.o, max = w.max, sum = w.sum;
 
         // Qᵀ, scaled, as packed B panels [panel][hd][nr]; queries past nq are zero
@@ -148,15 +150,15 @@ final class Attention {
             int kb = Math.min(bk, keyEnd - k0);
             for (int jp = 0; jp < panels; jp++) {
                 int sBase = jp * bk * nr;
-                // Sᵀ[key][query] for this panel: A = Kᵀ (key i, depth d at kHead + d·ktStride + key), B = Qᵀ panel;
+                // Sᵀ[key][query] for this panel: A = the keys' panel (k0 and ir are whole panels), B = Qᵀ panel;
                 // a ragged last tile computes rows past kb too (bk is whole tiles), which nothing reads
                 for (int ir = 0; ir < kb; ir += mr) {
-                    mk.packed(kt, kHead + k0 + ir, ktStride, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
+                    mk.packed(kp, kHead + (k0 + ir) * hd, qp, jp * hd * nr, hd, sp, sBase + ir * nr, nr, false);
                 }
                 softmaxUpdate(sp, sBase, nr, kb, k0, q0 + jp * nr, causal, max, sum, w.ref, w.alpha, jp * nr, o, ldo, hd);
-                // Oᵀ[d][query] += Vᵀ[d][key] · Pᵀ[key][query]: A = V (row d, depth key at vHead + key·hd + d)
+                // Oᵀ[d][query] += Vᵀ[d][key] · Pᵀ[key][query]: A = the values' panel of dimensions d0.., from key k0 on
                 for (int d0 = 0; d0 < hd; d0 += mr) {
-                    mk.packed(vh, vHead + k0 * hd + d0, hd, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
+                    mk.packed(vp, vHead + d0 * tk + k0 * mr, sp, sBase, kb, o, d0 * ldo + jp * nr, ldo, true);
                 }
             }
         }

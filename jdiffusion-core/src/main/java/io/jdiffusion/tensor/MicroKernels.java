@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>A comes in two layouts. The GEMM packs its A blocks as row panels at the fixed {@link #rowStride},
  * which every kernel knows as a constant: a row address is then one pointer plus a constant, where a
  * variable stride costs a register per row (x86 has too few for 14 rows, and the spills cost ~17%).
- * Attention reads its operands "k-major" (a tile's rows are consecutive floats) in place.
+ * Attention gathers its keys and values "k-major", in panels of maxMr rows (a depth step's rows are
+ * consecutive floats), at a stride the kernels know as a constant too.
  *
  * <p>A product uses one kernel height throughout (as many rows as keep its tiles even, at most {@link #maxMr}),
  * computing ragged edges whole; every height is compiled by the warm-up, since a rarely called Vector API
@@ -38,8 +39,8 @@ abstract class MicroKernels {
     /** A as row panel of mr rows (1 to maxMr): A(i, p) = a[ao + i·rowStride + p], kc at most rowStride. */
     abstract void rowPanel(int mr, float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
 
-    /** A "k-major", maxMr rows: A(i, p) = a[ao + p·as + i]. */
-    abstract void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
+    /** A "k-major" in a panel of maxMr rows: A(i, p) = a[ao + p·maxMr + i]. */
+    abstract void packed(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc);
 
     /**
      * The kernels this machine runs best: the widest vectors the CPU has ({@code SPECIES_PREFERRED});

@@ -27,8 +27,8 @@ final class MicroKernels256 extends MicroKernels {
     }
 
     @Override
-    void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        p6(a, ao, as, b, bo, kc, c, co, ldc, acc);
+    void packed(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        p6(a, ao, b, bo, kc, c, co, ldc, acc);
     }
 
     /** C[1x16] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
@@ -433,8 +433,8 @@ final class MicroKernels256 extends MicroKernels {
         c5_1.intoArray(c, co + 5 * ldc + 8);
     }
 
-    /** C[6x16] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
-    static void p6(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+    /** C[6x16] (+)= A(i, p) = a[ao + p*6 + i] times the packed B panel. */
+    static void p6(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final FloatVector zero = FloatVector.zero(S);
         FloatVector c0_0 = zero, c0_1 = zero;
         FloatVector c1_0 = zero, c1_1 = zero;
@@ -443,7 +443,7 @@ final class MicroKernels256 extends MicroKernels {
         FloatVector c4_0 = zero, c4_1 = zero;
         FloatVector c5_0 = zero, c5_1 = zero;
         int p = 0, ai = ao, bi = bo;
-        for (; p + 1 < kc; p += 2, ai += 2 * as, bi += 2 * NR) {
+        for (; p + 1 < kc; p += 2, ai += 12, bi += 2 * NR) {
             FloatVector b00 = FloatVector.fromArray(S, b, bi);
             FloatVector b01 = FloatVector.fromArray(S, b, bi + 8);
             FloatVector a00 = FloatVector.broadcast(S, a[ai]);
@@ -466,22 +466,22 @@ final class MicroKernels256 extends MicroKernels {
             c5_1 = a05.fma(b01, c5_1);
             FloatVector b10 = FloatVector.fromArray(S, b, bi + 1 * NR);
             FloatVector b11 = FloatVector.fromArray(S, b, bi + 8 + 1 * NR);
-            FloatVector a10 = FloatVector.broadcast(S, a[ai + as]);
+            FloatVector a10 = FloatVector.broadcast(S, a[ai + 6]);
             c0_0 = a10.fma(b10, c0_0);
             c0_1 = a10.fma(b11, c0_1);
-            FloatVector a11 = FloatVector.broadcast(S, a[ai + as + 1]);
+            FloatVector a11 = FloatVector.broadcast(S, a[ai + 7]);
             c1_0 = a11.fma(b10, c1_0);
             c1_1 = a11.fma(b11, c1_1);
-            FloatVector a12 = FloatVector.broadcast(S, a[ai + as + 2]);
+            FloatVector a12 = FloatVector.broadcast(S, a[ai + 8]);
             c2_0 = a12.fma(b10, c2_0);
             c2_1 = a12.fma(b11, c2_1);
-            FloatVector a13 = FloatVector.broadcast(S, a[ai + as + 3]);
+            FloatVector a13 = FloatVector.broadcast(S, a[ai + 9]);
             c3_0 = a13.fma(b10, c3_0);
             c3_1 = a13.fma(b11, c3_1);
-            FloatVector a14 = FloatVector.broadcast(S, a[ai + as + 4]);
+            FloatVector a14 = FloatVector.broadcast(S, a[ai + 10]);
             c4_0 = a14.fma(b10, c4_0);
             c4_1 = a14.fma(b11, c4_1);
-            FloatVector a15 = FloatVector.broadcast(S, a[ai + as + 5]);
+            FloatVector a15 = FloatVector.broadcast(S, a[ai + 11]);
             c5_0 = a15.fma(b10, c5_0);
             c5_1 = a15.fma(b11, c5_1);
         }

@@ -35,8 +35,8 @@ final class MicroKernels512 extends MicroKernels {
     }
 
     @Override
-    void packed(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
-        p14(a, ao, as, b, bo, kc, c, co, ldc, acc);
+    void packed(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+        p14(a, ao, b, bo, kc, c, co, ldc, acc);
     }
 
     /** C[1x32] (+)= A(i, p) = a[ao + i*ROW_STRIDE + p] times the packed B panel. */
@@ -1033,8 +1033,8 @@ final class MicroKernels512 extends MicroKernels {
         c13_1.intoArray(c, co + 13 * ldc + 16);
     }
 
-    /** C[14x32] (+)= A(i, p) = a[ao + p*as + i] times the packed B panel. */
-    static void p14(float[] a, int ao, int as, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+    /** C[14x32] (+)= A(i, p) = a[ao + p*14 + i] times the packed B panel. */
+    static void p14(float[] a, int ao, float[] b, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         final FloatVector zero = FloatVector.zero(S);
         FloatVector c0_0 = zero, c0_1 = zero;
         FloatVector c1_0 = zero, c1_1 = zero;
@@ -1050,7 +1050,7 @@ final class MicroKernels512 extends MicroKernels {
         FloatVector c11_0 = zero, c11_1 = zero;
         FloatVector c12_0 = zero, c12_1 = zero;
         FloatVector c13_0 = zero, c13_1 = zero;
-        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += as, bi += NR) {
+        for (int p = 0, ai = ao, bi = bo; p < kc; p++, ai += 14, bi += NR) {
             FloatVector b0 = FloatVector.fromArray(S, b, bi);
             FloatVector b1 = FloatVector.fromArray(S, b, bi + 16);
             FloatVector a0 = FloatVector.broadcast(S, a[ai]);

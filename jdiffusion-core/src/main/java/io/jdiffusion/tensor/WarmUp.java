@@ -26,7 +26,7 @@ final class WarmUp {
         // output convolution at 512² alone takes seconds
         for (int i = 0; i < KERNEL_CALLS; i++) {
             for (int rows = 1; rows <= mr; rows++) mk.rowPanel(rows, a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
-            mk.packed(a, 0, mr, b, 0, kc, c, 0, nr, (i & 1) == 0);
+            mk.packed(a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
         }
         // every op, at sizes that take every branch (several key and query tiles, ragged edges, padding)
         Tensor x = new Tensor(filled(2 * 8 * 10 * 10), 2, 8, 10, 10);
