@@ -22,7 +22,109 @@ final class Convolution {
     static Tensor conv2d(MicroKernels mk, Gemm.Blocking blk, Tensor x, Weight w, Weight b,
                          int stride, int padTop, int padLeft, int oh, int ow) {
         if (Winograd.applies(x, w, stride, padTop, padLeft, oh, ow)) return Winograd.conv3x3(mk, blk, x, w, b);
+        if (fewOutputsApplies(x, w, stride, padTop, padLeft, oh, ow)) return fewOutputs(x, w, b);
         return direct(mk, blk, x, w, b, stride, padTop, padLeft, oh, ow);
+    }
+
+    /** The most output channels {@link #fewOutputs} takes: its accumulators are one per channel and vector. */
+    static final int FEW_OUTPUTS = 4;
+
+    static boolean fewOutputsApplies(Tensor x, Weight w, int stride, int padTop, int padLeft, int oh, int ow) {
+        return w.dim(0) <= FEW_OUTPUTS && w.dim(2) == 3 && w.dim(3) == 3 && stride == 1 && padTop == 1 && padLeft == 1
+                && oh == x.dim(2) && ow == x.dim(3) && ow >= 2 * S.length() + 2;
+    }
+
+    /**
+     * A 3×3 same-size convolution (stride 1, padding 1) to at most {@link #FEW_OUTPUTS} channels: the networks'
+     * last layers (the VAE's to RGB, the UNet's to the latent channels). As a GEMM it has 1 to 4 rows, and
+     * packing its im2col columns costs far more than its few multiply-adds (the VAE's at 512²: 0.4 s for
+     * 1.8 GFLOP). Here a strip of two vectors of output pixels keeps all output channels in registers over every
+     * input channel and tap, reading the input in place: the strips start one pixel in and the last one ends one
+     * pixel short of the edge (overlapping its neighbour), so that no read leaves the row; the first and last
+     * pixel of each row, whose taps reach into the padding, are summed one at a time.
+     */
+    static Tensor fewOutputs(Tensor x, Weight w, Weight b) {
+        int batch = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3), cout = w.dim(0);
+        // the weights as [ci][ky][kx][FEW_OUTPUTS], zero for channels past cout
+        float[] given = w.toFloats(), weights = new float[cin * 9 * FEW_OUTPUTS];
+        for (int co = 0; co < cout; co++) {
+            for (int t = 0; t < cin * 9; t++) weights[t * FEW_OUTPUTS + co] = given[co * cin * 9 + t];
+        }
+        float[] bias = new float[FEW_OUTPUTS];
+        if (b != null) System.arraycopy(b.toFloats(), 0, bias, 0, cout);
+        float[] out = Workspace.floats(batch * cout * h * wd);
+        int strip = 2 * S.length();
+        Parallel.forRange(batch * h, 2, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int n = r / h, y = r % h;
+                int kyFirst = y == 0 ? 1 : 0, kyEnd = y == h - 1 ? 2 : 3;
+                for (int x0 = 1; x0 < wd - 1; x0 += strip) {
+                    strip(x.data, weights, bias, out, n, y, Math.min(x0, wd - 1 - strip), cin, cout, h, wd, kyFirst, kyEnd);
+                }
+                for (int px : new int[]{0, wd - 1}) edgePixel(x.data, weights, bias, out, n, y, px, cin, cout, h, wd, kyFirst, kyEnd);
+            }
+        });
+        return new Tensor(out, batch, cout, h, wd);
+    }
+
+    /** Output pixels x0 .. x0 + 2·lanes of row y, every channel; all their taps lie inside the row. */
+    private static void strip(float[] in, float[] weights, float[] bias, float[] out, int n, int y, int x0,
+                              int cin, int cout, int h, int wd, int kyFirst, int kyEnd) {
+        int lanes = S.length();
+        FloatVector a00 = FloatVector.broadcast(S, bias[0]), a01 = a00, a10 = FloatVector.broadcast(S, bias[1]), a11 = a10;
+        FloatVector a20 = FloatVector.broadcast(S, bias[2]), a21 = a20, a30 = FloatVector.broadcast(S, bias[3]), a31 = a30;
+        for (int ci = 0; ci < cin; ci++) {
+            for (int ky = kyFirst; ky < kyEnd; ky++) {
+                int src = ((n * cin + ci) * h + y + ky - 1) * wd + x0 - 1;
+                int t = ((ci * 3 + ky) * 3) * FEW_OUTPUTS;
+                for (int kx = 0; kx < 3; kx++, src++, t += FEW_OUTPUTS) {
+                    FloatVector v0 = FloatVector.fromArray(S, in, src), v1 = FloatVector.fromArray(S, in, src + lanes);
+                    FloatVector w0 = FloatVector.broadcast(S, weights[t]), w1 = FloatVector.broadcast(S, weights[t + 1]);
+                    FloatVector w2 = FloatVector.broadcast(S, weights[t + 2]), w3 = FloatVector.broadcast(S, weights[t + 3]);
+                    a00 = v0.fma(w0, a00);
+                    a01 = v1.fma(w0, a01);
+                    a10 = v0.fma(w1, a10);
+                    a11 = v1.fma(w1, a11);
+                    a20 = v0.fma(w2, a20);
+                    a21 = v1.fma(w2, a21);
+                    a30 = v0.fma(w3, a30);
+                    a31 = v1.fma(w3, a31);
+                }
+            }
+        }
+        int o = (n * cout * h + y) * wd + x0, plane = h * wd;
+        a00.intoArray(out, o);
+        a01.intoArray(out, o + lanes);
+        if (cout > 1) {
+            a10.intoArray(out, o + plane);
+            a11.intoArray(out, o + plane + lanes);
+        }
+        if (cout > 2) {
+            a20.intoArray(out, o + 2 * plane);
+            a21.intoArray(out, o + 2 * plane + lanes);
+        }
+        if (cout > 3) {
+            a30.intoArray(out, o + 3 * plane);
+            a31.intoArray(out, o + 3 * plane + lanes);
+        }
+    }
+
+    /** Output pixel px of row y, every channel, its taps outside the image left out. */
+    private static void edgePixel(float[] in, float[] weights, float[] bias, float[] out, int n, int y, int px,
+                                  int cin, int cout, int h, int wd, int kyFirst, int kyEnd) {
+        for (int co = 0; co < cout; co++) {
+            float sum = bias[co];
+            for (int ci = 0; ci < cin; ci++) {
+                for (int ky = kyFirst; ky < kyEnd; ky++) {
+                    for (int kx = 0; kx < 3; kx++) {
+                        int ix = px + kx - 1;
+                        if (ix < 0 || ix >= wd) continue;
+                        sum = Math.fma(weights[((ci * 3 + ky) * 3 + kx) * FEW_OUTPUTS + co], in[((n * cin + ci) * h + y + ky - 1) * wd + ix], sum);
+                    }
+                }
+            }
+            out[((n * cout + co) * h + y) * wd + px] = sum;
+        }
     }
 
     /** {@link #conv2d} as one implicit GEMM, whatever the kernel. */

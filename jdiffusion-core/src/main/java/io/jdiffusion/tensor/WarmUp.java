@@ -35,6 +35,9 @@ final class WarmUp {
         Tensor queries = new Tensor(filled(2 * 40 * 80), 2, 40, 80);
         Tensor fewTokens = new Tensor(filled(20 * 80), 1, 20, 80); // a linear layer computed transposed
         Weight conv = weight(DType.F16, 16, 8, 3, 3), conv1 = weight(DType.F16, 16, 8, 1, 1), bias = weight(DType.F16, 16);
+        // a convolution to few channels (Convolution.fewOutputs), on rows wide enough for its vector strips
+        Weight toRgb = weight(DType.F16, 3, 8, 3, 3);
+        Tensor wideRows = new Tensor(filled(8 * 3 * 40), 1, 8, 3, 40);
         Weight norm = weight(DType.F32, 8), lin = weight(DType.F16, 80, 80), linB = weight(DType.BF16, 80, 80), ln = weight(DType.F32, 80);
         // the Winograd convolution's transforms, called a few times per convolution: a UNet step alone would
         // leave them in C1 (whose Vector API code boxes every vector) for several steps
@@ -44,6 +47,7 @@ final class WarmUp {
             Ops.conv2d(x, conv, bias, 1, 1);
             Ops.conv2d(x, conv, bias, 2, 1);
             Ops.conv2d(x, conv1, bias, 1, 0);
+            Ops.conv2d(wideRows, toRgb, bias(3), 1, 1);
             Ops.groupNorm(x, 4, norm, norm, 1e-5f, true);
             Ops.groupNorm(x, 4, norm, norm, 1e-5f, false);
             Ops.linear(queries, lin, bias(80));

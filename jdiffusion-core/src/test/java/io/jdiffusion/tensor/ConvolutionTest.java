@@ -33,6 +33,34 @@ class ConvolutionTest {
         }
     }
 
+    /**
+     * 3×3 same-size convolutions to 1–4 channels (the networks' last layers) take their own loop: rows of whole
+     * strips and of a part strip, both borders, every dtype, with and without bias, several images; rows too
+     * narrow for it go the GEMM's way.
+     */
+    @Test
+    void convolutionsToFewChannelsMatchTheNaiveOne() {
+        Random32 r = new Random32(15);
+        // {cout, cin, h, w}: rows of whole strips and not, one row, one strip plus the two edge pixels
+        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        int[][] shapes = {{1, 7, 3, 2 * lanes + 2}, {3, 4, 6, 5 * lanes + 3}, {4, 5, 9, 40 + 2 * lanes}, {2, 19, 1, 4 * lanes + 2}, {3, 2, 12, 2 * lanes + 7}};
+        for (int[] s : shapes) {
+            int cout = s[0], cin = s[1], h = s[2], w = s[3];
+            Tensor x = r.tensor(2, cin, h, w);
+            for (DType dtype : DType.values()) {
+                Weight wt = r.weight(dtype, "conv_out.weight", cout, cin, 3, 3);
+                Weight b = r.weight(dtype, "conv_out.bias", cout);
+                org.assertj.core.api.Assertions.assertThat(Convolution.fewOutputsApplies(x, wt, 1, 1, 1, h, w)).isTrue();
+                Random32.assertClose(Ops.conv2d(x, wt, b, 1, 1), NaiveOps.conv2d(x, wt, b, 1, 1), 1e-5);
+                Random32.assertClose(Ops.conv2d(x, wt, null, 1, 1), NaiveOps.conv2d(x, wt, null, 1, 1), 1e-5);
+            }
+        }
+        Tensor narrow = r.tensor(1, 3, 4, 2 * lanes + 1);
+        Weight wt = r.weight(DType.F16, "conv_out.weight", 3, 3, 3, 3);
+        org.assertj.core.api.Assertions.assertThat(Convolution.fewOutputsApplies(narrow, wt, 1, 1, 1, 4, 2 * lanes + 1)).isFalse();
+        Random32.assertClose(Ops.conv2d(narrow, wt, null, 1, 1), NaiveOps.conv2d(narrow, wt, null, 1, 1), 1e-5);
+    }
+
     /** Every kernel family, with blocks small enough that a block of columns starts mid-row of the output. */
     @Test
     void everyKernelFamilyAndBlockingAgrees() {
