@@ -35,19 +35,24 @@ final class WarmUp {
         Tensor queries = new Tensor(filled(2 * 40 * 80), 2, 40, 80);
         Tensor fewTokens = new Tensor(filled(20 * 80), 1, 20, 80); // a linear layer computed transposed
         Weight conv = weight(DType.F16, 16, 8, 3, 3), conv1 = weight(DType.F16, 16, 8, 1, 1), bias = weight(DType.F16, 16);
-        // a convolution to few channels (Convolution.fewOutputs), on rows wide enough for its vector strips
-        Weight toRgb = weight(DType.F16, 3, 8, 3, 3);
-        Tensor wideRows = new Tensor(filled(8 * 3 * 40), 1, 8, 3, 40);
         Weight norm = weight(DType.F32, 8), lin = weight(DType.F16, 80, 80), linB = weight(DType.BF16, 80, 80), ln = weight(DType.F32, 80);
         // the Winograd convolution's transforms, called a few times per convolution: a UNet step alone would
         // leave them in C1 (whose Vector API code boxes every vector) for several steps
         Tensor small = new Tensor(filled(8 * 6 * 6), 1, 8, 6, 6);
         for (int i = 0; i < 5 * OP_CALLS; i++) Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, small, conv, bias);
+        // convolutions to few channels (Convolution.fewOutputs, the networks' last layers: once per step or
+        // decode), on rows wide enough for its vector strips, with every channel count it takes (C2 compiles
+        // only the branches it saw: a count it had not seen sent it back to C1, whose strips box every vector:
+        // a 32² UNet step allocated 30–70 MiB more until C2 had compiled them again)
+        Tensor wideRows = new Tensor(filled(8 * 3 * 40), 1, 8, 3, 40);
+        for (int i = 0; i < 5 * OP_CALLS; i++) {
+            int channels = 1 + i % Convolution.FEW_OUTPUTS;
+            Convolution.fewOutputs(wideRows, weight(DType.F16, channels, 8, 3, 3), i % 2 == 0 ? bias(channels) : null);
+        }
         for (int i = 0; i < OP_CALLS; i++) {
             Ops.conv2d(x, conv, bias, 1, 1);
             Ops.conv2d(x, conv, bias, 2, 1);
             Ops.conv2d(x, conv1, bias, 1, 0);
-            Ops.conv2d(wideRows, toRgb, bias(3), 1, 1);
             Ops.groupNorm(x, 4, norm, norm, 1e-5f, true);
             Ops.groupNorm(x, 4, norm, norm, 1e-5f, false);
             Ops.linear(queries, lin, bias(80));
