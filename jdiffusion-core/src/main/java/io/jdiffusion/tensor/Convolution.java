@@ -61,7 +61,8 @@ final class Convolution {
                 for (int x0 = 1; x0 < wd - 1; x0 += strip) {
                     strip(x.data, weights, bias, out, n, y, Math.min(x0, wd - 1 - strip), cin, cout, h, wd, kyFirst, kyEnd);
                 }
-                for (int px : new int[]{0, wd - 1}) edgePixel(x.data, weights, bias, out, n, y, px, cin, cout, h, wd, kyFirst, kyEnd);
+                edgePixel(x.data, weights, bias, out, n, y, 0, cin, cout, h, wd, kyFirst, kyEnd);
+                edgePixel(x.data, weights, bias, out, n, y, wd - 1, cin, cout, h, wd, kyFirst, kyEnd);
             }
         });
         return new Tensor(out, batch, cout, h, wd);

@@ -313,6 +313,15 @@ public final class Gemm {
         }
     }
 
+    /**
+     * The depth of the blocks k is cut into: equal blocks of at most blk.kc (a thin last block would cost a whole
+     * extra pass over C for little work).
+     */
+    private static int depthBlock(int k, Blocking blk) {
+        int blocks = (k + blk.kc - 1) / blk.kc;
+        return (k + blocks - 1) / blocks;
+    }
+
     /** Row tiles per chunk of {@link #rowsSharingB} at least: a chunk's kernels should outweigh taking it. */
     private static final int MIN_CHUNK_TILES = 4;
 
@@ -326,7 +335,7 @@ public final class Gemm {
     private static void rowsSharingB(MicroKernels mk, Blocking blk, int mr, int m, int n, int k, ASource a, BSource b,
                                      float[] rowBias, float[] colBias, Out out, boolean accumulate) {
         final int nr = mk.nr;
-        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int kcMax = depthBlock(k, blk);
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
         final int ncMax = Math.max(nr, blk.nc / nr * nr);
         final int rowTiles = (m + mr - 1) / mr;
@@ -364,7 +373,7 @@ public final class Gemm {
     private static void columnsSharingA(MicroKernels mk, Blocking blk, int mr, int m, int n, int k, ASource a, BSource b,
                                         float[] rowBias, float[] colBias, Out out, boolean accumulate) {
         final int nr = mk.nr, stride = mk.rowStride;
-        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int kcMax = depthBlock(k, blk);
         final int mcMax = Math.max(mr, blk.sharedA / stride / mr * mr);
         final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
         final int colPanels = (n + nr - 1) / nr;
@@ -418,8 +427,7 @@ public final class Gemm {
     static void range(MicroKernels mk, Blocking blk, int mr, int m0, int m1, int n0, int n1, int k, ASource a, BSource b,
                       float[] rowBias, float[] colBias, Out out, boolean accumulate) {
         final int nr = mk.nr;
-        // equal depth blocks: a thin last block would cost a whole extra pass over C for little work
-        final int kcMax = (k + (k + blk.kc - 1) / blk.kc - 1) / ((k + blk.kc - 1) / blk.kc);
+        final int kcMax = depthBlock(k, blk);
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
         Work w = work();
         if (m1 - m0 <= mcMax) {
