@@ -111,8 +111,9 @@ final class Attention {
                                    int kHeadSize, int vHeadSize) {
         int head = n * (c / hd) + h;
         int kHead = head * kHeadSize, vHead = head * vHeadSize;
-        Arrays.fill(kp, kHead, kHead + kHeadSize, 0f);
-        Arrays.fill(vp, vHead, vHead + vHeadSize, 0f);
+        // only a last, partly filled panel has lanes the loop below does not write
+        Arrays.fill(kp, kHead + tk / mr * hd * mr, kHead + kHeadSize, 0f);
+        Arrays.fill(vp, vHead + hd / mr * tk * mr, vHead + vHeadSize, 0f);
         for (int key = 0; key < tk; key++) {
             int src = (n * tk + key) * c + h * hd;
             int kDst = kHead + key / mr * hd * mr + key % mr, vDst = vHead + key * mr;

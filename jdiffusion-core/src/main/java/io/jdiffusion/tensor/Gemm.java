@@ -241,7 +241,10 @@ public final class Gemm {
             return bp;
         }
 
-        /** A B block all threads read ({@link #rowsSharingB}): this thread's, as the caller of the product. */
+        /**
+         * A block all threads read: B of {@link #rowsSharingB}, A of {@link #columnsSharingA}; the calling
+         * thread's, as the one that started the product.
+         */
         float[] shared(int n) {
             if (shared.length < n) shared = new float[n];
             return shared;

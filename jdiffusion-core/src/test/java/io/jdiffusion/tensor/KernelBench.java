@@ -16,7 +16,8 @@ import java.util.function.Supplier;
  * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv1280x4b2, conv64, conv32, vae128,
  * vae256, vae512 (a same-size 3×3 convolution also timed both ways, Winograd and direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
- * compare cache blockings). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
+ * compare cache blockings; -Dtune.blockings=kc:mc:nc:ncSmall:jrOuter;... names the ones to compare with the
+ * default). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
  * times are the best of the repetitions (--cpu: of the main thread's CPU time, for single-thread tuning on a
  * busy machine).
  */
@@ -220,17 +221,19 @@ public final class KernelBench {
         list.add(Gemm.Blocking.DEFAULT);
         String spec = System.getProperty("tune.blockings");
         if (spec != null) {
-            // kc:mc:nc:ncSmall:jrOuter;...
+            // -Dtune.blockings=kc:mc:nc:ncSmall:jrOuter;... (the other sizes as the default's)
+            Gemm.Blocking d = Gemm.Blocking.DEFAULT;
             for (String b : spec.split(";")) {
                 String[] f = b.split(":");
-                list.add(new Gemm.Blocking(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]), 1 << 20, Boolean.parseBoolean(f[4]), 4 << 20));
+                list.add(new Gemm.Blocking(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]), Integer.parseInt(f[3]),
+                        d.cBlock(), Boolean.parseBoolean(f[4]), d.sharedA()));
             }
             return list;
         }
         for (int mc : new int[]{224, 448, 672, 960}) {
             for (boolean jrOuter : new boolean[]{false, true}) {
-                list.add(new Gemm.Blocking(384, mc, 2048, 256, 1 << 20, jrOuter, 4 << 20));
-                list.add(new Gemm.Blocking(384, mc, 512, 256, 1 << 20, jrOuter, 4 << 20));
+                list.add(new Gemm.Blocking(384, mc, 2048, 256, Gemm.Blocking.DEFAULT.cBlock(), jrOuter, Gemm.Blocking.DEFAULT.sharedA()));
+                list.add(new Gemm.Blocking(384, mc, 512, 256, Gemm.Blocking.DEFAULT.cBlock(), jrOuter, Gemm.Blocking.DEFAULT.sharedA()));
             }
         }
         return list;
