@@ -24,9 +24,14 @@ final class WarmUp {
         // rows (a convolution to 3 or 4 channels: the networks' outputs; a linear layer on the batch's 2
         // timestep embeddings), which a step calls too rarely to get them compiled soon: left to C1, the VAE's
         // output convolution at 512² alone takes seconds
+        // (odd depths too: a kernel whose depth loop is written out twice has an odd last step; having seen only
+        // even depths, C2 left it out, threw the compiled kernel away at the first odd depth (cross-attention's
+        // 77 keys) and compiled it again, once with a bounds check per load and an accumulator spilled to the
+        // stack: docs/PERFORMANCE.md)
         for (int i = 0; i < KERNEL_CALLS; i++) {
-            for (int rows = 1; rows <= mr; rows++) mk.rowPanel(rows, a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
-            mk.packed(a, 0, b, 0, kc, c, 0, nr, (i & 1) == 0);
+            int depth = (i & 2) == 0 ? kc : kc - 1;
+            for (int rows = 1; rows <= mr; rows++) mk.rowPanel(rows, a, 0, b, 0, depth, c, 0, nr, (i & 1) == 0);
+            mk.packed(a, 0, b, 0, depth, c, 0, nr, (i & 1) == 0);
         }
         // every op, at sizes that take every branch (several key and query tiles, ragged edges, padding)
         Tensor x = new Tensor(filled(2 * 8 * 10 * 10), 2, 8, 10, 10);
