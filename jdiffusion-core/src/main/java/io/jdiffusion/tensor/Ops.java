@@ -51,10 +51,12 @@ public final class Ops {
      * transposes its share of the weight into packed panels, and with few rows each panel serves only m/mr
      * register tiles; transposed, the weight is packed by plain row conversion and the few input rows are
      * the ones transposed (plus the output, once). Measured (KernelBench, 2 threads, Zen 4): 1.3× at 128
-     * rows (the UNet's 8² level), 1.6× at 32 rows, none at 154, a loss at 512.
+     * rows (the UNet's 8² level), 1.6× at 32 rows, none at 154, a loss at 512. On Zen 3 (one process,
+     * alternating, time transposed / direct): 154 rows (a guided prompt's tokens) 0.83–0.89 with 3072 or
+     * 5120 outputs or depth, 1.0 at 768 by 768; 256 rows 0.93–0.96; 200 and 300 rows 1.0; 512 rows 1.03.
      */
     private static boolean transposedPays(int m, int n) {
-        return m >= 16 && m <= 128 && n >= 2 * m;
+        return m >= 16 && m <= 256 && n >= 2 * m;
     }
 
     /** 2-D convolution, NCHW, square stride and zero padding; w [Cout, Cin, kh, kw]. */

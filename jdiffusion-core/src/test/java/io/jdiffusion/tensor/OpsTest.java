@@ -8,8 +8,8 @@ class OpsTest {
     @Test
     void linearMatchesTheNaiveLinear() {
         Random32 r = new Random32(31);
-        // 74 rows: computed as X·Wᵀ; 87 rows and many outputs: computed transposed (Yᵀ = W·Xᵀ)
-        int[][] rowsByOutputs = {{2, 37, 70}, {3, 29, 250}};
+        // 74 rows: computed as X·Wᵀ; 87 and 180 rows with many outputs: computed transposed (Yᵀ = W·Xᵀ)
+        int[][] rowsByOutputs = {{2, 37, 70}, {3, 29, 250}, {3, 60, 400}};
         for (int[] shape : rowsByOutputs) {
             Tensor x = r.tensor(shape[0], shape[1], 131);
             for (DType dtype : DType.values()) {
