@@ -11,14 +11,17 @@ B is always a packed micro-panel [kc][NR]. A comes in one of two layouts:
   pMAX: "k-major"  A(i, p) = a[ao + p*MAX + i]         (attention's keys and values, gathered so), max rows only
 With a fixed row stride every row address is one pointer plus a constant: a variable stride needs a
 register per row, more than x86 has for 14 rows, and the spills cost ~17%. The k-major stride is a constant
-too: with a variable one C2 cannot take the array bounds checks out of the loop, one per broadcast. (With a
-constant one it still keeps them, unless it merges a step's checks into one per base, which some
-compilations do and others not. A loop whose addresses are computed from its counter, a[ao + p*MR + i],
-has them all hoisted, but C2 then loads a whole step ahead of its FMAs, which fits 16 AVX2 registers only
-with 4-row tiles: those made the UNet's products 12-20 % slower at 256x256; docs/PERFORMANCE.md, 2026-12-07
-fourth session.) The code paths use only the
-widest kernels (others are rarely called, and a rarely called Vector API method runs interpreted or in C1
-for a long time before C2 compiles it); the narrower row-panel kernels serve matrices with fewer rows.
+too (with a variable one C2 keeps one bounds check per broadcast in the loop).
+
+Bounds checks: with running pointers (ai += ..) C2 keeps a check per load in the loop unless it merges a
+step's checks into one per base, which some compilations do and others not (no cost measurable here).
+Addresses computed from the loop counter (a[ao + p*MR + i]) have them all hoisted, but C2 then loads a whole
+step ahead of its FMAs, which fits 16 AVX2 registers only with 4-row tiles, and those made the UNet's
+products 12-20 % slower at 256x256 (docs/PERFORMANCE.md, 2026-12-07 fourth session).
+
+The code paths use only the widest kernels (others are rarely called, and a rarely called Vector API method
+runs interpreted or in C1 for a long time before C2 compiles it); the narrower row-panel kernels serve
+matrices with fewer rows.
 """
 import os
 

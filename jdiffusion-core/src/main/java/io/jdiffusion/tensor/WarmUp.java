@@ -23,11 +23,10 @@ final class WarmUp {
         // every kernel: the full-height ones do most of the work, and the narrower ones serve matrices of fewer
         // rows (a convolution to 3 or 4 channels: the networks' outputs; a linear layer on the batch's 2
         // timestep embeddings), which a step calls too rarely to get them compiled soon: left to C1, the VAE's
-        // output convolution at 512² alone takes seconds
-        // (odd depths too: a kernel whose depth loop is written out twice has an odd last step; having seen only
-        // even depths, C2 left it out, threw the compiled kernel away at the first odd depth (cross-attention's
-        // 77 keys) and compiled it again, once with a bounds check per load and an accumulator spilled to the
-        // stack: docs/PERFORMANCE.md)
+        // output convolution at 512² alone takes seconds. Even and odd depths: a depth loop written out twice
+        // has an odd last step, which C2 leaves out after seeing only even depths, then throws the compiled
+        // kernel away at the first odd one (cross-attention's 77 keys) and compiles it again, once with a bounds
+        // check per load and an accumulator spilled to the stack (docs/PERFORMANCE.md).
         for (int i = 0; i < KERNEL_CALLS; i++) {
             int depth = (i & 2) == 0 ? kc : kc - 1;
             for (int rows = 1; rows <= mr; rows++) mk.rowPanel(rows, a, 0, b, 0, depth, c, 0, nr, (i & 1) == 0);

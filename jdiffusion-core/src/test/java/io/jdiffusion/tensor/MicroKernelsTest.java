@@ -61,7 +61,7 @@ class MicroKernelsTest {
     private static void assertTile(MicroKernels mk, float[] c, float[] before, int co, int ldc, int rows, boolean acc,
                                    AElement a, float[] b, int bo, int kc, String what) {
         for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < ldc && co + i * ldc + j < c.length; j++) {
+            for (int j = 0; j < ldc; j++) {
                 int at = co + i * ldc + j;
                 if (j >= mk.nr) {
                     assertThat(c[at]).as(what + ": C outside the tile, row " + i + " column " + j).isEqualTo(before[at]);
