@@ -10,8 +10,14 @@ public final class Variants {
     private Variants() {
     }
 
-    /** Same-size 3×3 convolutions by Winograd F(2×2, 3×3) ({@code -Djdiffusion.winograd=false}: all direct). */
+    /** Same-size 3×3 convolutions by Winograd's minimal filtering ({@code -Djdiffusion.winograd=false}: all direct). */
     public static volatile boolean winograd = !"false".equals(System.getProperty("jdiffusion.winograd"));
+
+    /**
+     * Winograd F(4×4, 3×3) on the larger maps ({@code -Djdiffusion.winograd4=false}: F(2×2, 3×3) everywhere),
+     * see {@code Winograd.tileFor}.
+     */
+    public static volatile boolean winograd4 = !"false".equals(System.getProperty("jdiffusion.winograd4"));
 
     /**
      * Products split between threads share their packed blocks and hand out chunks as threads come free
@@ -23,6 +29,7 @@ public final class Variants {
     public static void set(String name, boolean on) {
         switch (name) {
             case "winograd" -> winograd = on;
+            case "winograd4" -> winograd4 = on;
             case "gemmShared" -> gemmShared = on;
             default -> throw unknown(name);
         }
@@ -32,12 +39,13 @@ public final class Variants {
     public static boolean get(String name) {
         return switch (name) {
             case "winograd" -> winograd;
+            case "winograd4" -> winograd4;
             case "gemmShared" -> gemmShared;
             default -> throw unknown(name);
         };
     }
 
     private static IllegalArgumentException unknown(String name) {
-        return new IllegalArgumentException("no variant switch " + name + " (winograd, gemmShared)");
+        return new IllegalArgumentException("no variant switch " + name + " (winograd, winograd4, gemmShared)");
     }
 }

@@ -43,7 +43,9 @@ final class WarmUp {
         // the Winograd convolution's transforms, called a few times per convolution: a UNet step alone would
         // leave them in C1 (whose Vector API code boxes every vector) for several steps
         Tensor small = new Tensor(filled(8 * 6 * 6), 1, 8, 6, 6);
-        for (int i = 0; i < 5 * OP_CALLS; i++) Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, small, conv, bias);
+        for (int i = 0; i < 5 * OP_CALLS; i++) {
+            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, (i & 1) == 0 ? Winograd.F2 : Winograd.F4, small, conv, bias);
+        }
         // convolutions to few channels (Convolution.fewOutputs, the networks' last layers: once per step or
         // decode), on rows wide enough for its vector strips, with every channel count it takes (C2 compiles
         // only the branches it saw: a count it had not seen sent it back to C1, whose strips box every vector:

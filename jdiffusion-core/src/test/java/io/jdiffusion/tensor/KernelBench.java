@@ -14,7 +14,7 @@ import java.util.function.Supplier;
  *      io.jdiffusion.tensor.KernelBench [--naive] [--threads N] [--reps N] [--cpu] [name ...]
  * </pre>
  * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv1280x4b2, conv64, conv32, vae128,
- * vae256, vae512 (a same-size 3×3 convolution also timed both ways, Winograd and direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
+ * vae256, vae512 (a same-size 3×3 convolution also timed each way: Winograd F(2×2) and F(4×4), direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings; -Dtune.blockings=kc:mc:nc:ncSmall:jrOuter;... names the ones to compare with the
  * default). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
@@ -124,8 +124,12 @@ public final class KernelBench {
                 flops, () -> Ops.conv2d(x, w, b, stride, pad), () -> NaiveOps.conv2d(x, w, b, stride, pad));
         if (k == 3 && stride == 1 && pad == 1) {
             // both ways of a same-size 3×3 convolution, for their ratio in one run (FLOP/s counted as direct)
-            report("  Winograd F(2×2, 3×3)" + (Winograd.applies(x, w, stride, pad, pad, out, out) ? "" : " (not taken)"), flops,
-                    () -> Winograd.conv3x3(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b), null);
+            String taken = Winograd.applies(x, w, stride, pad, pad, out, out) ? "" : " (not taken)";
+            for (Winograd.Tile tile : new Winograd.Tile[]{Winograd.F2, Winograd.F4}) {
+                String chosen = taken.isEmpty() && Winograd.tileFor(size, size) == tile ? " (chosen)" : "";
+                report("  Winograd F(" + tile.m() + "×" + tile.m() + ", 3×3)" + taken + chosen, flops,
+                        () -> Winograd.conv3x3(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, tile, x, w, b), null);
+            }
             report("  direct (implicit GEMM)", flops,
                     () -> Convolution.direct(MicroKernels.PREFERRED, Gemm.Blocking.DEFAULT, x, w, b, stride, pad, pad, out, out), null);
         }
