@@ -7,9 +7,14 @@ import java.nio.ByteOrder;
 /**
  * Conversion of stored 16-bit floats (IEEE half, bfloat16) to float32, as plain loops that C2 vectorises
  * itself: {@code Float.float16ToFloat} in a counted loop becomes the CPU's half-to-float instruction
- * (vcvtph2ps), twice as fast as the same conversion written with Vector API bit operations. From native
- * memory (a memory-mapped checkpoint) the loop reads the segment directly; from heap memory the values
- * are first copied in bulk into a short[] (a heap segment's reads are not vectorised).
+ * (vcvtph2ps), twice as fast as the same conversion written with Vector API bit operations.
+ *
+ * <p>The values are first copied in bulk into a short[] and converted from there, from any memory. A loop
+ * reading a memory-mapped segment directly is faster when C2 compiles it well, but it depends on a profile the
+ * warm-up (heap memory) cannot give it: the first mapped weight sent it back through an uncommon trap, and its
+ * recompiled form ran at 0.76–0.92 ns per value in most bench processes, 1.3–1.5 in some and 3.7–6.5 in about
+ * one in six, which made the whole 256² UNet step 1.7–2× slower. Through the short[], 0.54–0.66 in every
+ * process (Zen 4, rows of 64, docs/PERFORMANCE.md).
  */
 final class StoredFloats {
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -21,10 +26,6 @@ final class StoredFloats {
 
     /** {@code count} halves starting at byte {@code byteOff} of {@code seg} → dst[off ..]. Exact, subnormals and inf/NaN included. */
     static void halfToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
-        if (seg.isNative()) {
-            for (int i = 0; i < count; i++) dst[off + i] = Float.float16ToFloat(seg.get(I16_LE, byteOff + 2L * i));
-            return;
-        }
         short[] buf = BUFFER.get();
         for (int c0 = 0; c0 < count; c0 += CHUNK) {
             int n = Math.min(CHUNK, count - c0);
@@ -35,10 +36,6 @@ final class StoredFloats {
 
     /** {@code count} bfloat16 values starting at byte {@code byteOff} of {@code seg} → dst[off ..]. */
     static void bf16ToFloat(MemorySegment seg, long byteOff, float[] dst, int off, int count) {
-        if (seg.isNative()) {
-            for (int i = 0; i < count; i++) dst[off + i] = DType.bf16ToFloat(seg.get(I16_LE, byteOff + 2L * i));
-            return;
-        }
         short[] buf = BUFFER.get();
         for (int c0 = 0; c0 < count; c0 += CHUNK) {
             int n = Math.min(CHUNK, count - c0);

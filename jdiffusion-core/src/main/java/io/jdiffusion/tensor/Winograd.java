@@ -18,8 +18,8 @@ import java.util.Arrays;
  * differs from the direct sum by rounding alone) everywhere but the large maps of a VAE decode, which take
  * F(4×4) (36 per 16, 4× fewer; its coefficients up to 8 and 1/24 cost it about ten times the direct sum's
  * rounding, some 10⁻⁶ of the output). F(2×2)'s transforms are written out by hand; F(4×4)'s are applied as
- * sums of rows ({@link #combine}), which costs F(2×2) 1.1–1.5× its time on the UNet's shapes where its
- * transforms are written out but is not what limits F(4×4) on maps of 128² and more.
+ * sums of rows ({@link #combine}), general but slower: the same sums made F(2×2) convolutions 1.1–1.5× slower
+ * on the UNet's shapes, where the maps are small and the runs short, but do not limit F(4×4) on its large maps.
  *
  * <p>Memory stays bounded at any image size: the tiles go in chunks of whole tile rows, the output channels in
  * blocks, so that V, M (α² values per tile and channel) and U stay within a few tens of MB.
@@ -92,8 +92,9 @@ final class Winograd {
 
     /**
      * The tile size for a map of h×w: F(4×4) from 128×128 on (a VAE decode's three largest levels; in one process,
-     * alternating: 0.72–0.91 of F(2×2)'s time there, 0.9–1.04 on the UNet's 64×64 level, 1.1–1.5 at 32×32 and
-     * 16×16, where F(4×4)'s products are a quarter as wide and its weight transform 2.25× as large), F(2×2) below
+     * alternating: 0.72–0.91 of F(2×2)'s time there; 0.86–1.04 on the UNet's 64×64 level, but a 512² UNet step
+     * taking it there was 1.03× as long, 8 pairs; 1.1–1.5 at 16×16, where F(4×4)'s products are a quarter as wide
+     * and its weight transform 2.25× as large), F(2×2) below
      * ({@code -Djdiffusion.winograd4=false}: F(2×2) everywhere).
      */
     static Tile tileFor(int h, int w) {
@@ -239,10 +240,7 @@ final class Winograd {
         int lanes = S.length();
         float[] taps = grown(scratch, TAPS, 9 * cinRow);
         for (int co = c0; co < c1; co++) {
-            w.read((long) (co0 + co) * cin * 9, g, 0, 9 * cin);
-            for (int k = 0; k < 9; k++) {
-                for (int ci = 0, t = k * cinRow; ci < cin; ci++) taps[t + ci] = g[9 * ci + k];
-            }
+            layOutTaps(w, co0 + co, cin, cinRow, g, taps);
             for (int ci = 0; ci < cin; ci += lanes) {
                 int o = co * cinRow + ci;
                 // G g, row by row: the kernel's top row, half the sum of all three, that less the middle one, the bottom row
@@ -251,6 +249,14 @@ final class Winograd {
                 weightRow(taps, cinRow, ci, 0.5f, -0.5f, 0.5f, u, o + 8 * plane, plane);
                 weightRow(taps, cinRow, ci, 0f, 0f, 1f, u, o + 12 * plane, plane);
             }
+        }
+    }
+
+    /** Weight row co (cin kernels of 9, converted into g) laid out as 9 runs over the input channels: taps[k·cinRow + ci]. */
+    private static void layOutTaps(Weight w, int co, int cin, int cinRow, float[] g, float[] taps) {
+        w.read((long) co * cin * 9, g, 0, 9 * cin);
+        for (int k = 0; k < 9; k++) {
+            for (int ci = 0, t = k * cinRow; ci < cin; ci++) taps[t + ci] = g[9 * ci + k];
         }
     }
 
@@ -455,6 +461,7 @@ final class Winograd {
         }
     }
 
+    /** {@link #combine}'s sums of one to five terms over the run. */
     private static void sum1(float[] s, int o0, float k0, float[] d, int at, int count, float add) {
         for (int j = 0; j < count; j += S.length()) {
             FloatVector.fromArray(S, s, o0 + j).mul(k0).add(add).intoArray(d, at + j);
@@ -505,10 +512,7 @@ final class Winograd {
         float[] gg = grown(scratch, WEIGHT_PASS, 3 * alpha * cinRow);
         int[] offsets = OFFSETS.get();
         for (int co = c0; co < c1; co++) {
-            w.read((long) (co0 + co) * cin * 9, g, 0, 9 * cin);
-            for (int k = 0; k < 9; k++) {
-                for (int ci = 0, t = k * cinRow; ci < cin; ci++) taps[t + ci] = g[9 * ci + k];
-            }
+            layOutTaps(w, co0 + co, cin, cinRow, g, taps);
             // (G g)[a][col] = Σ_r G[a][r] · g[r][col]
             for (int a = 0; a < alpha; a++) {
                 for (int col = 0; col < 3; col++) {

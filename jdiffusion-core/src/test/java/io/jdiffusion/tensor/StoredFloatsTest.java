@@ -13,8 +13,8 @@ class StoredFloatsTest {
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /**
-     * Every one of the 65536 bit patterns, from byte 2 on, in heap memory or (as a mapped checkpoint is)
-     * native memory: the conversion reads the two differently.
+     * Every one of the 65536 bit patterns, from byte 2 on, in heap memory (as the warm-up's weights are) or
+     * native memory (as a mapped checkpoint is).
      */
     private static MemorySegment allPatterns(boolean nativeMemory) {
         MemorySegment seg = nativeMemory ? Arena.ofAuto().allocate(2 * 65536 + 2) : MemorySegment.ofArray(new byte[2 * 65536 + 2]);
