@@ -44,7 +44,8 @@ final class WarmUp {
         // leave them in C1 (whose Vector API code boxes every vector) for several steps
         Tensor small = new Tensor(filled(8 * 6 * 6), 1, 8, 6, 6);
         for (int i = 0; i < 5 * OP_CALLS; i++) {
-            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, (i & 1) == 0 ? Winograd.F2 : Winograd.F4, small, conv, bias);
+            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F2, small, conv, bias);
+            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F4, small, conv, bias);
         }
         // convolutions to few channels (Convolution.fewOutputs, the networks' last layers: once per step or
         // decode), on rows wide enough for its vector strips, with every channel count it takes (C2 compiles
