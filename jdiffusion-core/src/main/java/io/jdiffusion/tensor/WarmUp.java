@@ -41,11 +41,12 @@ final class WarmUp {
         Weight conv = weight(DType.F16, 16, 8, 3, 3), conv1 = weight(DType.F16, 16, 8, 1, 1), bias = weight(DType.F16, 16);
         Weight norm = weight(DType.F32, 8), lin = weight(DType.F16, 80, 80), linB = weight(DType.BF16, 80, 80), ln = weight(DType.F32, 80);
         // the Winograd convolution's transforms, called a few times per convolution: a UNet step alone would
-        // leave them in C1 (whose Vector API code boxes every vector) for several steps
-        Tensor small = new Tensor(filled(8 * 6 * 6), 1, 8, 6, 6);
+        // leave them in C1 (whose Vector API code boxes every vector) for several steps; rows of 70 pixels, so
+        // that the column splits and interleaves of both tile sizes run their whole-vector loops too
+        Tensor wideRows6 = new Tensor(filled(8 * 6 * 70), 1, 8, 6, 70);
         for (int i = 0; i < 5 * OP_CALLS; i++) {
-            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F2, small, conv, bias);
-            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F4, small, conv, bias);
+            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F2, wideRows6, conv, bias);
+            Winograd.conv3x3(mk, Gemm.Blocking.DEFAULT, Winograd.F4, wideRows6, conv, bias);
         }
         // convolutions to few channels (Convolution.fewOutputs, the networks' last layers: once per step or
         // decode), on rows wide enough for its vector strips, with every channel count it takes (C2 compiles
