@@ -74,8 +74,9 @@ class GemmTest {
     private static void splitProductsAgree(Random32 r) {
         MicroKernels mk = MicroKernels.PREFERRED;
         Gemm.Blocking blk = new Gemm.Blocking(40, 4 * mk.maxMr, 3 * mk.nr, 2 * mk.nr, 1000, false, 5 * mk.maxMr * mk.rowStride);
-        // {m, k, n}: more rows than columns (split by rows), then more columns than rows (split by columns)
-        for (int[] s : new int[][]{{301, 131, 45}, {40, 97, 333}, {67, 250, 290}}) {
+        // {m, k, n}: more rows than columns (split by rows; the second in two column blocks, B of all 7 depth
+        // blocks being over sharedA), then more columns than rows (split by columns)
+        for (int[] s : new int[][]{{301, 131, 45}, {401, 250, 97}, {40, 97, 333}, {67, 250, 290}}) {
             int m = s[0], k = s[1], n = s[2];
             float[] a = r.floats(m * k), b = r.floats(n * k), rowBias = r.floats(m), colBias = r.floats(n), c0 = r.floats(m * n);
             float[] expected = reference(m, n, k, a, b, colBias, c0);
