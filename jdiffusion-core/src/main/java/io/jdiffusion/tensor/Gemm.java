@@ -179,9 +179,9 @@ public final class Gemm {
 
     /**
      * B given by its columns as rows of a stored weight [N, K] (torch's linear layout), converted while packing:
-     * each column's whole depth block at once (the conversion's vector loop runs at a fraction of a nanosecond
-     * per value on runs of hundreds, several times slower on runs of 64, its pre- and post-loops being most of
-     * such a run), then transposed into the panel.
+     * each column's whole depth block at once (a conversion call has a fixed cost, its bulk copy and its vector
+     * loop's pre- and post-loops, so runs of 64 cost several times more per value than runs of hundreds), then
+     * transposed into the panel.
      */
     record WeightRowsB(Weight w, int k) implements BSource {
         @Override

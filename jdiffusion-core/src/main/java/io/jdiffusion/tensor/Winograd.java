@@ -573,7 +573,9 @@ final class Winograd {
     /**
      * Input row iy of the plane at base, split into its m column phases: run p (at runs[at + p·len ..]) holds
      * x(iy, m·j − 1 + p) for j up to tilesW, zero outside the image (padding; a whole row of zeros above or
-     * below it). In whole vectors for m = 4, value by value otherwise (F(2×2) has its own {@link #split}).
+     * below it). In whole vectors for m = 4, value by value otherwise. F(2×2) has its own {@link #split}: one
+     * method for both phase counts made F(2×2) convolutions 1.03–1.3× slower (one process, alternating, median of
+     * 11), as did one {@link #interleavePhases} for both.
      */
     private static void splitPhases(float[] x, int base, int iy, int h, int w, int m, int tw, float[] runs, int at, int len) {
         if (iy < 0 || iy >= h) {
@@ -645,7 +647,7 @@ final class Winograd {
 
     /**
      * An output row from its tiles' column phases: pixel m·j + k from ys[at + k·len + j], w pixels; in whole vectors
-     * for m = 4, value by value otherwise (F(2×2) has its own {@link #interleave}).
+     * for m = 4, value by value otherwise (F(2×2) has its own {@link #interleave}, see {@link #splitPhases}).
      */
     private static void interleavePhases(float[] ys, int at, int len, int m, float[] out, int row, int w) {
         int lanes = S.length(), j = 0;
