@@ -92,6 +92,20 @@ public final class Gemm {
         void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work w);
 
         double cost();
+
+        /**
+         * Rows [i0, i0+mc) at every depth, in blocks of kcMax: depth block d at dst[d·blockStride], row i of it at
+         * + i·stride. Whether it pays to pack a few rows this way rather than a depth block of many rows: see
+         * {@link #wholeRows()}.
+         */
+        default void packDepthBlocks(int i0, int mc, int k, int kcMax, float[] dst, int blockStride, int stride, Work w) {
+            for (int p0 = 0, d = 0; p0 < k; p0 += kcMax, d++) pack(i0, mc, p0, Math.min(kcMax, k - p0), dst, d * blockStride, stride, w);
+        }
+
+        /** Whether this source reads fastest a whole row at a time (a stored weight: memory in storage order). */
+        default boolean wholeRows() {
+            return false;
+        }
     }
 
     /**
@@ -122,6 +136,19 @@ public final class Gemm {
         @Override
         public void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work work) {
             for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, dOff + i * stride, kc);
+        }
+
+        @Override
+        public void packDepthBlocks(int i0, int mc, int k, int kcMax, float[] dst, int blockStride, int stride, Work work) {
+            for (int i = 0; i < mc; i++) {
+                long row = (long) (i0 + i) * k;
+                for (int p0 = 0, d = 0; p0 < k; p0 += kcMax, d++) w.read(row + p0, dst, d * blockStride + i * stride, Math.min(kcMax, k - p0));
+            }
+        }
+
+        @Override
+        public boolean wholeRows() {
+            return true;
         }
 
         @Override
@@ -329,6 +356,8 @@ public final class Gemm {
 
     /** Row tiles per chunk of {@link #rowsSharingB} at least: a chunk's kernels should outweigh taking it. */
     private static final int MIN_CHUNK_TILES = 4;
+    /** Column panels per chunk of {@link #columnsSharingA} at least. */
+    private static final int MIN_CHUNK_PANELS = 2;
 
     /**
      * The product split by rows, balanced as it runs: per block of columns, all threads pack the B block of every
@@ -343,6 +372,11 @@ public final class Gemm {
      * depth block, and a chunk's C stays in cache across its depth blocks: 0.93–0.98 of the time on those
      * convolutions and on 128-row linear layers (alternating in one process, median of 9). The columns of a block
      * are as many as keep its B (all depth) within {@code blk.sharedA} floats.
+     *
+     * <p>A stored weight as A ({@link ASource#wholeRows}) is packed one row panel at a time, all its depth blocks
+     * at once: each weight row read in storage order rather than in runs of kc values at a stride of K, and the
+     * panel's few hundred KiB stay in L2 for its kernels. On the 4² convolutions (1280 rows of 11520) 0.8 of the
+     * time, the 8² ones 0.98 (KernelBench, 2 threads, docs/PERFORMANCE.md).
      */
     private static void rowsSharingB(MicroKernels mk, Blocking blk, int mr, int m, int n, int k, ASource a, BSource b,
                                      float[] rowBias, float[] colBias, Out out, boolean accumulate) {
@@ -351,7 +385,6 @@ public final class Gemm {
         final int mcMax = Math.max(mr, blk.mc / mr * mr);
         final int ncMax = Math.max(nr, Math.min(blk.nc, blk.sharedA / k) / nr * nr);
         final int rowTiles = (m + mr - 1) / mr;
-        final int chunkTiles = Math.max(MIN_CHUNK_TILES, Math.min(mcMax / mr, rowTiles / (4 * Parallel.threads())));
         Work caller = work();
         for (int jc = 0; jc < n; jc += ncMax) {
             final int jcc = jc, nc = Math.min(ncMax, n - jc), panels = (nc + nr - 1) / nr, blockStride = panels * nr * kcMax;
@@ -365,15 +398,32 @@ public final class Gemm {
                     System.arraycopy(own, 0, bp, d * blockStride, panels * nr * kc);
                 }
             });
-            Parallel.forRange(rowTiles, chunkTiles, (t0, t1) -> {
+            Parallel.forRange(rowTiles, MIN_CHUNK_TILES, (t0, t1) -> {
                 Work w = work();
                 int rowsEnd = Math.min(m, t1 * mr);
+                if (a.wholeRows() && depthBlocks > 1) {
+                    // a stored weight as A (a convolution at 8² or 4²: K = 11520): one row panel at a time, each
+                    // row converted whole, in storage order, then every depth block of the panel multiplied
+                    int stride = mk.rowStride, panelStride = mr * stride;
+                    float[] ap = w.ap(depthBlocks * panelStride);
+                    for (int ic = t0 * mr; ic < rowsEnd; ic += mr) {
+                        int mm = Math.min(mr, rowsEnd - ic);
+                        // the rows past mm of a ragged last panel are computed and thrown away: zeros, not stale values
+                        if (mm < mr) java.util.Arrays.fill(ap, 0, depthBlocks * panelStride, 0f);
+                        a.packDepthBlocks(ic, mm, k, kcMax, ap, panelStride, stride, w);
+                        for (int d = 0; d < depthBlocks; d++) {
+                            int pc = d * kcMax, kc = Math.min(kcMax, k - pc);
+                            macro(mk, blk, mr, w, ap, d * panelStride, ic, mm, bp, d * blockStride, jcc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                        }
+                    }
+                    return;
+                }
                 for (int ic = t0 * mr; ic < rowsEnd; ic += mcMax) {
                     int mc = Math.min(mcMax, rowsEnd - ic);
                     for (int d = 0; d < depthBlocks; d++) {
                         int pc = d * kcMax, kc = Math.min(kcMax, k - pc);
                         float[] ap = packA(mk, w, a, mr, ic, mc, pc, kc);
-                        macro(mk, blk, mr, w, ap, ic, mc, bp, d * blockStride, jcc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+                        macro(mk, blk, mr, w, ap, 0, ic, mc, bp, d * blockStride, jcc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
                     }
                 }
             });
@@ -392,7 +442,6 @@ public final class Gemm {
         final int mcMax = Math.max(mr, blk.sharedA / stride / mr * mr);
         final int ncMax = Math.max(nr, blk.ncSmall / nr * nr);
         final int colPanels = (n + nr - 1) / nr;
-        final int chunkPanels = Math.max(1, Math.min(blk.nc / nr, colPanels / (4 * Parallel.threads())));
         Work caller = work();
         for (int ic = 0; ic < m; ic += mcMax) {
             final int icc = ic, mc = Math.min(mcMax, m - ic), rowPanels = (mc + mr - 1) / mr;
@@ -405,7 +454,7 @@ public final class Gemm {
                     a.pack(icc + r0 * mr, rows, pcc, kc, ap, r0 * mr * stride, stride, work());
                     for (int i = r0 * mr + rows; i < r1 * mr; i++) java.util.Arrays.fill(ap, i * stride, i * stride + kc, 0f);
                 });
-                Parallel.forRange(colPanels, chunkPanels, (q0, q1) -> {
+                Parallel.forRange(colPanels, MIN_CHUNK_PANELS, (q0, q1) -> {
                     Work w = work();
                     int colsEnd = Math.min(n, q1 * nr);
                     for (int jc = q0 * nr; jc < colsEnd; jc += ncMax) {
@@ -498,11 +547,11 @@ public final class Gemm {
     /** C[ic.., jc..] (+)= the packed A block (mc rows) times the packed B block (nc columns), depth block at pc. */
     private static void macro(MicroKernels mk, Blocking blk, int mr, Work w, float[] ap, int ic, int mc, float[] bp, int jc, int nc,
                               int pc, int kc, int k, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
-        macro(mk, blk, mr, w, ap, ic, mc, bp, 0, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+        macro(mk, blk, mr, w, ap, 0, ic, mc, bp, 0, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
     }
 
-    /** The same with the packed B block at bp[bOff ..]. */
-    private static void macro(MicroKernels mk, Blocking blk, int mr, Work w, float[] ap, int ic, int mc, float[] bp, int bOff, int jc, int nc,
+    /** The same with the packed A block at ap[aOff ..] and the packed B block at bp[bOff ..]. */
+    private static void macro(MicroKernels mk, Blocking blk, int mr, Work w, float[] ap, int aOff, int ic, int mc, float[] bp, int bOff, int jc, int nc,
                               int pc, int kc, int k, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
         final int nr = mk.nr;
         boolean acc = accumulate || pc > 0;
@@ -510,13 +559,13 @@ public final class Gemm {
         if (blk.jrOuter) {
             for (int jr = 0; jr < nc; jr += nr) {
                 for (int ir = 0; ir < mc; ir += mr) {
-                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, bOff, out, acc, last, rowBias, colBias);
+                    tile(mk, mr, w, ap, aOff, ic, ir, mc, jc, jr, nc, kc, bp, bOff, out, acc, last, rowBias, colBias);
                 }
             }
         } else {
             for (int ir = 0; ir < mc; ir += mr) {
                 for (int jr = 0; jr < nc; jr += nr) {
-                    tile(mk, mr, w, ap, ic, ir, mc, jc, jr, nc, kc, bp, bOff, out, acc, last, rowBias, colBias);
+                    tile(mk, mr, w, ap, aOff, ic, ir, mc, jc, jr, nc, kc, bp, bOff, out, acc, last, rowBias, colBias);
                 }
             }
         }
@@ -528,11 +577,11 @@ public final class Gemm {
      * valid part copied. (Every kernel height is compiled by the warm-up: a rarely called Vector API method runs
      * in the interpreter or C1, some 50× slower, long before C2 compiles it.)
      */
-    private static void tile(MicroKernels mk, int mr, Work w, float[] ap, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
+    private static void tile(MicroKernels mk, int mr, Work w, float[] ap, int aOff, int ic, int ir, int mc, int jc, int jr, int nc, int kc,
                              float[] bp, int bOff, Out out, boolean acc, boolean last, float[] rowBias, float[] colBias) {
         final int nr = mk.nr;
         int mm = Math.min(mr, mc - ir), nn = Math.min(nr, nc - jr);
-        int ao = ir * mk.rowStride, bo = bOff + jr * kc;
+        int ao = aOff + ir * mk.rowStride, bo = bOff + jr * kc;
         int i0 = ic + ir, j0 = jc + jr;
         float[] c = out.c;
         int ldc = out.ldc;

@@ -42,47 +42,55 @@ public final class Parallel {
     }
 
     /**
-     * Runs body over [0, n) split into contiguous chunks of at least {@code grain} items, which the caller and
-     * the workers take in turn; on the calling thread alone when the work is small, when there is one thread,
-     * or when called from inside a chunk (nested).
+     * Runs body over [0, n) split into contiguous chunks of at least {@code grain} items (the last one excepted),
+     * which the caller and the workers take as they come free, the chunks shrinking towards the end (see
+     * {@link Job}); on the calling thread alone when there are fewer than two grains of work, when there is one
+     * thread, or when called from inside a chunk (nested).
      */
     public static void forRange(int n, int grain, RangeBody body) {
         Team t = team;
-        int chunks = Math.min(t.size * 4, Math.max(1, n / Math.max(1, grain)));
-        if (chunks <= 1 || t.size == 1 || Team.IN_CHUNK.get()) {
+        int g = Math.max(1, grain);
+        if (n < 2 * g || t.size == 1 || Team.IN_CHUNK.get()) {
             body.run(0, n);
             return;
         }
-        t.run(n, chunks, body);
+        t.run(n, g, body);
     }
 
-    /** One parallel op: its chunks, taken by whoever comes first. */
+    /**
+     * One parallel op: its items, taken in chunks by whoever comes first. Each chunk is a share of what is left
+     * ({@code 1/(2·threads)} of it, at least the grain), so the chunks shrink as the op goes: the first ones are
+     * large (few hand-offs) and the last ones small, so that the threads finish close together. Fixed chunks of
+     * an eighth of the op left the thread that finished first idle for up to a chunk, 8–11 % of two threads'
+     * time in the UNet's products (measured per op, docs/PERFORMANCE.md).
+     */
     private static final class Job {
         final long generation;
         final RangeBody body;
-        final int n, chunks, per;
+        final int n, grain, share;
         final AtomicInteger next = new AtomicInteger(), done = new AtomicInteger();
         volatile Throwable failure;
 
-        Job(long generation, RangeBody body, int n, int chunks) {
+        Job(long generation, RangeBody body, int n, int grain, int threads) {
             this.generation = generation;
             this.body = body;
             this.n = n;
-            this.chunks = chunks;
-            this.per = (n + chunks - 1) / chunks;
+            this.grain = grain;
+            this.share = 2 * threads;
         }
 
         void work() {
             Team.IN_CHUNK.set(true);
             try {
-                for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                    int from = c * per, to = Math.min(n, from + per);
+                for (int from; (from = next.get()) < n; ) {
+                    int to = Math.min(n, from + Math.max(grain, (n - from + share - 1) / share));
+                    if (!next.compareAndSet(from, to)) continue;
                     try {
-                        if (from < to && failure == null) body.run(from, to);
+                        if (failure == null) body.run(from, to);
                     } catch (Throwable e) {
                         failure = e;
                     } finally {
-                        done.incrementAndGet();
+                        done.addAndGet(to - from);
                     }
                 }
             } finally {
@@ -113,16 +121,16 @@ public final class Parallel {
             }
         }
 
-        void run(int n, int chunks, RangeBody body) {
+        void run(int n, int grain, RangeBody body) {
             lock.lock();
             try {
-                Job j = new Job(++generations, body, n, chunks);
+                Job j = new Job(++generations, body, n, grain, size);
                 job = j;
                 for (Worker w : workers) {
                     if (w.parked) LockSupport.unpark(w.thread);
                 }
                 j.work();
-                while (j.done.get() < j.chunks) Thread.onSpinWait();
+                while (j.done.get() < n) Thread.onSpinWait();
                 job = null;
                 Throwable failure = j.failure;
                 if (failure instanceof RuntimeException e) throw e;

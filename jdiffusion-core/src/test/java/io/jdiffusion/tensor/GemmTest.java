@@ -86,6 +86,19 @@ class GemmTest {
                     rowBias, colBias, Gemm.Out.rowMajor(c, 0, n), true);
             Random32.assertClose(c, expected, 1e-6);
         }
+        // a stored weight as A, split by rows: packed a row panel at a time over all its depth blocks (7 of 40 and
+        // 250 = 6·40 + 10; 301 rows end in a ragged panel), as the direct convolutions at 8² and 4² are
+        for (int[] s : new int[][]{{301, 250, 45}, {130, 97, 20}}) {
+            int m = s[0], k = s[1], n = s[2];
+            Weight wa = r.weight(DType.F16, "a", m, k);
+            float[] b = r.floats(n * k), rowBias = r.floats(m), c0 = r.floats(m * n);
+            float[] expected = reference(m, n, k, wa.toFloats(), b, null, c0);
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expected[i * n + j] += rowBias[i];
+            float[] c = c0.clone();
+            Gemm.run(mk, blk, m, n, k, new Gemm.WeightRowsA(wa, k), new Gemm.RowsAsColumnsB(b, 0, k),
+                    rowBias, null, Gemm.Out.rowMajor(c, 0, n), true);
+            Random32.assertClose(c, expected, 1e-6);
+        }
     }
 
     /** Few rows against a wide stored weight: bias, accumulation, strides and offsets. */
