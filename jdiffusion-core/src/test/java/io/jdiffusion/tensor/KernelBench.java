@@ -15,7 +15,7 @@ import java.util.function.Supplier;
  * </pre>
  * Names: conv320, conv640, conv1280, conv1280x8, conv1280b2, conv1280x8b2 (b2: batch 2), conv320x16, conv1280x4b2, conv64, conv32, vae128,
  * vae256, vae512 (a same-size 3×3 convolution also timed each way: Winograd F(2×2) and F(4×4), direct), conv1x1, convDown, linear, linearK1280, ffOut, qkv77,
- * linearM32/M128/M512/M2048, ffM128, ffM512, ffOutM128, ffOutM512, ffOutM2048 (the UNet's linear layers at a 256² image),
+ * linearM32/M128/M512/M2048, ffM128, ffM512, ffOutM128, ffOutM512, ffOutM2048 (the UNet's linear layers at a 256² image), fc2Text154,
  * attnSelf, attnCross, groupNorm, layerNorm, geglu, gelu, tokens, tune-gemm, tune-conv, tune-attn (the tune-* runs
  * compare cache blockings; -Dtune.blockings=kc:mc:nc:ncSmall:jrOuter;... names the ones to compare with the
  * default). GFLOP/s counts 2 flops per multiply-add; element-wise ops report Melem/s;
@@ -84,6 +84,7 @@ public final class KernelBench {
             case "text154" -> linear(name, 154, 768, 768);
             case "ffText154" -> linear(name, 154, 768, 3072);
             case "text77" -> linear(name, 77, 768, 3072);
+            case "fc2Text154" -> linear(name, 154, 3072, 768);
             case "ffOut" -> linear(name, 8192, 1280, 320);
             case "qkv77" -> linear(name, 154, 768, 320);
             case "attnSelf" -> attention(name, 4096, 4096, 8, 40, Attention.Tiles.DEFAULT);
