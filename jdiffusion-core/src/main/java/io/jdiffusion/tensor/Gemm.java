@@ -92,20 +92,6 @@ public final class Gemm {
         void pack(int i0, int mc, int p0, int kc, float[] dst, int dOff, int stride, Work w);
 
         double cost();
-
-        /**
-         * Rows [i0, i0+mc) at every depth, in blocks of kcMax: depth block d at dst[d·blockStride], row i of it at
-         * + i·stride. Whether it pays to pack a few rows this way rather than a depth block of many rows: see
-         * {@link #wholeRows()}.
-         */
-        default void packDepthBlocks(int i0, int mc, int k, int kcMax, float[] dst, int blockStride, int stride, Work w) {
-            for (int p0 = 0, d = 0; p0 < k; p0 += kcMax, d++) pack(i0, mc, p0, Math.min(kcMax, k - p0), dst, d * blockStride, stride, w);
-        }
-
-        /** Whether this source reads fastest a whole row at a time (a stored weight: memory in storage order). */
-        default boolean wholeRows() {
-            return false;
-        }
     }
 
     /**
@@ -138,17 +124,15 @@ public final class Gemm {
             for (int i = 0; i < mc; i++) w.read((long) (i0 + i) * k + p0, dst, dOff + i * stride, kc);
         }
 
-        @Override
-        public void packDepthBlocks(int i0, int mc, int k, int kcMax, float[] dst, int blockStride, int stride, Work work) {
+        /**
+         * Rows [i0, i0+mc) at every depth, in blocks of kcMax: depth block d at dst[d·blockStride], row i of it at
+         * + i·stride; each row read whole, in storage order (see {@link #rowsSharingB}).
+         */
+        void packDepthBlocks(int i0, int mc, int kcMax, float[] dst, int blockStride, int stride) {
             for (int i = 0; i < mc; i++) {
                 long row = (long) (i0 + i) * k;
                 for (int p0 = 0, d = 0; p0 < k; p0 += kcMax, d++) w.read(row + p0, dst, d * blockStride + i * stride, Math.min(kcMax, k - p0));
             }
-        }
-
-        @Override
-        public boolean wholeRows() {
-            return true;
         }
 
         @Override
@@ -373,7 +357,7 @@ public final class Gemm {
      * convolutions and on 128-row linear layers (alternating in one process, median of 9). The columns of a block
      * are as many as keep its B (all depth) within {@code blk.sharedA} floats.
      *
-     * <p>A stored weight as A ({@link ASource#wholeRows}) is packed one row panel at a time, all its depth blocks
+     * <p>A stored weight as A ({@link WeightRowsA}) is packed one row panel at a time, all its depth blocks
      * at once: each weight row read in storage order rather than in runs of kc values at a stride of K, and the
      * panel's few hundred KiB stay in L2 for its kernels. On the 4² convolutions (1280 rows of 11520) 0.8 of the
      * time, the 8² ones 0.98 (KernelBench, 2 threads, docs/PERFORMANCE.md).
@@ -401,7 +385,7 @@ public final class Gemm {
             Parallel.forRange(rowTiles, MIN_CHUNK_TILES, (t0, t1) -> {
                 Work w = work();
                 int rowsEnd = Math.min(m, t1 * mr);
-                if (a.wholeRows() && depthBlocks > 1) {
+                if (a instanceof WeightRowsA weight && depthBlocks > 1) {
                     // a stored weight as A (a convolution at 8² or 4²: K = 11520): one row panel at a time, each
                     // row converted whole, in storage order, then every depth block of the panel multiplied
                     int stride = mk.rowStride, panelStride = mr * stride;
@@ -410,7 +394,7 @@ public final class Gemm {
                         int mm = Math.min(mr, rowsEnd - ic);
                         // the rows past mm of a ragged last panel are computed and thrown away: zeros, not stale values
                         if (mm < mr) java.util.Arrays.fill(ap, 0, depthBlocks * panelStride, 0f);
-                        a.packDepthBlocks(ic, mm, k, kcMax, ap, panelStride, stride, w);
+                        weight.packDepthBlocks(ic, mm, kcMax, ap, panelStride, stride);
                         for (int d = 0; d < depthBlocks; d++) {
                             int pc = d * kcMax, kc = Math.min(kcMax, k - pc);
                             macro(mk, blk, mr, w, ap, d * panelStride, ic, mm, bp, d * blockStride, jcc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
