@@ -386,20 +386,7 @@ public final class Gemm {
                 Work w = work();
                 int rowsEnd = Math.min(m, t1 * mr);
                 if (a instanceof WeightRowsA weight && depthBlocks > 1) {
-                    // a stored weight as A (a convolution at 8² or 4²: K = 11520): one row panel at a time, each
-                    // row converted whole, in storage order, then every depth block of the panel multiplied
-                    int stride = mk.rowStride, panelStride = mr * stride;
-                    float[] ap = w.ap(depthBlocks * panelStride);
-                    for (int ic = t0 * mr; ic < rowsEnd; ic += mr) {
-                        int mm = Math.min(mr, rowsEnd - ic);
-                        // the rows past mm of a ragged last panel are computed and thrown away: zeros, not stale values
-                        if (mm < mr) java.util.Arrays.fill(ap, 0, depthBlocks * panelStride, 0f);
-                        weight.packDepthBlocks(ic, mm, kcMax, ap, panelStride, stride);
-                        for (int d = 0; d < depthBlocks; d++) {
-                            int pc = d * kcMax, kc = Math.min(kcMax, k - pc);
-                            macro(mk, blk, mr, w, ap, d * panelStride, ic, mm, bp, d * blockStride, jcc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
-                        }
-                    }
+                    weightRowPanels(mk, blk, mr, w, weight, t0 * mr, rowsEnd, k, kcMax, bp, blockStride, jcc, nc, out, accumulate, rowBias, colBias);
                     return;
                 }
                 for (int ic = t0 * mr; ic < rowsEnd; ic += mcMax) {
@@ -411,6 +398,27 @@ public final class Gemm {
                     }
                 }
             });
+        }
+    }
+
+    /**
+     * Rows [i0, i1) of {@link #rowsSharingB}'s product for a stored weight as A (a convolution at 8² or 4²: K = 11520):
+     * one row panel at a time, each row converted whole, in storage order, then every depth block of the panel
+     * multiplied by the shared B blocks (depth block d at bp[d·blockStride]).
+     */
+    private static void weightRowPanels(MicroKernels mk, Blocking blk, int mr, Work w, WeightRowsA weight, int i0, int i1, int k, int kcMax,
+                                        float[] bp, int blockStride, int jc, int nc, Out out, boolean accumulate, float[] rowBias, float[] colBias) {
+        int depthBlocks = (k + kcMax - 1) / kcMax, stride = mk.rowStride, panelStride = mr * stride;
+        float[] ap = w.ap(depthBlocks * panelStride);
+        for (int ic = i0; ic < i1; ic += mr) {
+            int mm = Math.min(mr, i1 - ic);
+            // the rows past mm of a ragged last panel are computed and thrown away: zeros, not stale values
+            if (mm < mr) java.util.Arrays.fill(ap, 0, depthBlocks * panelStride, 0f);
+            weight.packDepthBlocks(ic, mm, kcMax, ap, panelStride, stride);
+            for (int d = 0; d < depthBlocks; d++) {
+                int pc = d * kcMax, kc = Math.min(kcMax, k - pc);
+                macro(mk, blk, mr, w, ap, d * panelStride, ic, mm, bp, d * blockStride, jc, nc, pc, kc, k, out, accumulate, rowBias, colBias);
+            }
         }
     }
 
